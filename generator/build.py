@@ -1,0 +1,123 @@
+"""`trustcenter build`: validate, build into a temporary folder, check for leaks, swap into place."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from generator import model, rules
+from generator.diagnostics import Diagnostic
+
+
+class BuildError(Exception):
+    """MkDocs could not build the site, or the result failed a check; the previous site is untouched."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildReport:
+    site_dir: Path
+    pages: int
+    files: int
+    seconds: float
+    diagnostics: list[Diagnostic]
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _mkdocs_log() -> Iterator[_Collect]:
+    logger = logging.getLogger("mkdocs")
+    handler = _Collect()
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+def build(project_dir: Path, site_dir: Path | None = None, *, strict: bool = False,
+          trust_center: model.TrustCenter | None = None) -> BuildReport:
+    """Build the site into site_dir (default: the site_dir of mkdocs.yml) atomically.
+
+    Raises ContentError when trust/ has errors and BuildError when MkDocs fails or a gated
+    document would leak; in both cases nothing is written to site_dir.
+    """
+    from mkdocs.commands import build as mkdocs_build  # lazy: check and link commands do not need MkDocs
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import Abort, MkDocsException
+
+    started = time.perf_counter()
+    project_dir = project_dir.resolve()
+    config_file = project_dir / "mkdocs.yml"
+    if not config_file.is_file():
+        raise BuildError(f"no mkdocs.yml in {project_dir}; run from the project root or pass --project")
+    result = rules.validate(project_dir, strict=strict) if trust_center is None else None
+    if result is not None:
+        if result.model is None:
+            from generator.diagnostics import ContentError
+
+            raise ContentError(result.diagnostics)
+        trust_center = result.model
+    diagnostics = result.diagnostics if result else []
+
+    with _mkdocs_log() as log:
+        try:
+            config = load_config(config_file=str(config_file))
+        except (MkDocsException, Abort) as exc:
+            raise BuildError(f"mkdocs.yml is not valid: {exc}") from None
+    target = (Path(site_dir) if site_dir else Path(config.site_dir)).resolve()
+    if target == project_dir or target in project_dir.parents or target == (project_dir / "trust").resolve():
+        raise BuildError(f"refusing to build into {target}: it would replace the project; choose another --site-dir")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+    try:
+        config.site_dir = str(staging)
+        plugin = config.plugins.get("trustcenter")
+        if plugin is None:
+            raise BuildError("mkdocs.yml does not enable the trustcenter plugin; add '- trustcenter' under plugins")
+        plugin.preloaded = trust_center  # type: ignore[attr-defined]
+        with _mkdocs_log() as log:
+            try:
+                mkdocs_build.build(config)
+            except (MkDocsException, Abort) as exc:
+                details = "; ".join(log.messages[-5:])
+                raise BuildError(f"the site build failed: {exc}" + (f" ({details})" if details else "")) from None
+        pages = sum(1 for _ in staging.rglob("index.html"))
+        files = sum(1 for p in staging.rglob("*") if p.is_file())
+        _swap(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return BuildReport(target, pages, files, time.perf_counter() - started, diagnostics)
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """Put the new site in place with renames: readers see the old site or the new, never half."""
+    os.chmod(staging, 0o755)
+    previous = None
+    if target.exists():
+        previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.rmdir(previous)
+        os.rename(target, previous)
+    try:
+        os.rename(staging, target)
+    except OSError:
+        if previous is not None:
+            os.rename(previous, target)
+        raise
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)

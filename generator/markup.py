@@ -1,0 +1,71 @@
+"""Render content Markdown to HTML safely: raw HTML shown as text, only http(s)/mailto/relative links."""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+import xml.etree.ElementTree as etree
+
+import markdown
+from markdown.treeprocessors import Treeprocessor
+from markupsafe import Markup
+
+_SAFE_HREF = re.compile(r"^(https?://|mailto:|#|/(?!/)|\.{0,2}/|[^:/?#]+(?:[/?#]|$))", re.IGNORECASE)
+
+
+class _LinkGuard(Treeprocessor):
+    """Drops link targets with other schemes, and images from other hosts (no external requests)."""
+
+    def run(self, root: etree.Element) -> None:
+        for element in root.iter():
+            if element.tag == "a":
+                href = element.get("href", "")
+                if not _SAFE_HREF.match(href.strip()):
+                    element.attrib.pop("href", None)
+                elif href.startswith(("http://", "https://")):
+                    element.set("rel", "noopener")
+            elif element.tag == "img":
+                src = element.get("src", "")
+                if not _SAFE_HREF.match(src.strip()) or src.startswith(("http://", "https://", "mailto:")):
+                    element.tag = "span"
+                    element.text = element.get("alt", "")
+                    element.attrib.clear()
+
+
+def _converter() -> markdown.Markdown:
+    converter = markdown.Markdown(extensions=["tables", "sane_lists"], output_format="html")
+    # Raw HTML is not passed through: with these gone, Markdown escapes it as text.
+    converter.preprocessors.deregister("html_block")
+    converter.inlinePatterns.deregister("html")
+    converter.treeprocessors.register(_LinkGuard(converter), "trustcenter_link_guard", 0)
+    return converter
+
+
+@functools.cache
+def _shared() -> markdown.Markdown:
+    return _converter()
+
+
+def render(text: str, *, heading_offset: int = 0) -> Markup:
+    """Markdown to HTML. heading_offset shifts headings down (a # in an answer becomes an h3)."""
+    converter = _shared()
+    converter.reset()
+    output = converter.convert(text)
+    if heading_offset:
+        output = re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m[1]}h{min(6, int(m[2]) + heading_offset)}", output)
+    return Markup(output)  # noqa: S704 - produced by Markdown with raw HTML disabled
+
+
+def inline(text: str) -> Markup:
+    """Markdown for one line (no surrounding paragraph)."""
+    output = str(render(text))
+    if output.startswith("<p>") and output.endswith("</p>") and output.count("<p>") == 1:
+        output = output[3:-4]
+    return Markup(output)  # noqa: S704 - see render()
+
+
+def heading_text(text: str) -> str:
+    """Plain text made safe for a Markdown heading line: HTML escaped, Markdown syntax neutral."""
+    escaped = html.escape(" ".join(text.split()), quote=False)
+    return re.sub(r"([\\`*_{}\[\]()#+!|~>-])", r"\\\1", escaped)

@@ -1,0 +1,264 @@
+"""Machine-readable files beside the pages: trust.json, subprocessors.json/.csv, Atom feed, security.txt, brand CSS."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import xml.etree.ElementTree as etree
+from typing import Any
+
+from generator import countries, markup, model, pages
+
+TRUST_JSON = "trust.json"
+SUBPROCESSORS_JSON = "subprocessors.json"
+SUBPROCESSORS_CSV = "subprocessors.csv"
+FEED = "feed.xml"
+SECURITY_TXT = ".well-known/security.txt"
+BRAND_CSS = "assets/stylesheets/brand.css"
+
+_ATOM = "http://www.w3.org/2005/Atom"
+
+
+def render_outputs(tc: model.TrustCenter) -> dict[str, str]:
+    """Every generated non-page file: path in the site -> text."""
+    return {
+        TRUST_JSON: trust_json(tc),
+        SUBPROCESSORS_JSON: json.dumps(_subprocessors(tc), indent=2, ensure_ascii=False) + "\n",
+        SUBPROCESSORS_CSV: subprocessors_csv(tc),
+        FEED: atom_feed(tc),
+        SECURITY_TXT: security_txt(tc),
+        BRAND_CSS: brand_css(tc.company.brand_colour),
+    }
+
+
+def _url(tc: model.TrustCenter, path: str) -> str:
+    return tc.company.trust_center_url.rstrip("/") + "/" + path
+
+
+def _subprocessor(sub: model.Subprocessor) -> dict[str, Any]:
+    return {
+        "name": sub.name, "purpose": sub.purpose, "data_categories": sub.data_categories,
+        "locations": sub.locations, "location_names": [countries.NAMES[c] for c in sub.locations],
+        "website": sub.website, "added": sub.added.isoformat(),
+        "removed": sub.removed.isoformat() if sub.removed else None, "dpa": sub.dpa,
+        "transfer_mechanism": sub.transfer_mechanism, "certifications": sub.certifications,
+    }
+
+
+def _subprocessors(tc: model.TrustCenter) -> dict[str, Any]:
+    subs = sorted(tc.subprocessors.subprocessors, key=lambda s: (s.removed is not None, s.name.casefold()))
+    return {
+        "schema_version": model.SCHEMA_VERSION,
+        "company": tc.company.name,
+        "generated": tc.today.isoformat(),
+        "current": [_subprocessor(s) for s in subs if s.is_current(tc.today)],
+        "former": [_subprocessor(s) for s in subs if s.removed and s.removed <= tc.today],
+    }
+
+
+def trust_json(tc: model.TrustCenter) -> str:
+    """The public model. Gated documents appear by title only: never their file or its name."""
+    company = tc.company
+    data: dict[str, Any] = {
+        "schema_version": model.SCHEMA_VERSION,
+        "generated": tc.today.isoformat(),
+        "last_updated": tc.last_updated.isoformat(),
+        "company": {
+            "name": company.name, "tagline": company.tagline, "description": company.description,
+            "website": company.website, "trust_center_url": company.trust_center_url,
+            "contacts": company.contacts.model_dump(mode="json", exclude_none=True),
+        },
+        "certifications": [
+            {
+                "id": c.id, "name": c.display_name, "framework": c.framework.value,
+                "type": c.type.value if c.type else None, "status": c.status_on(tc.today).value,
+                "criteria": c.criteria,
+                "audit_period": c.audit_period.model_dump(mode="json") if c.audit_period else None,
+                "as_of": _iso(c.as_of), "report_date": _iso(c.report_date), "expected": _iso(c.expected),
+                "auditor": c.auditor, "valid_from": _iso(c.valid_from), "valid_until": _iso(c.valid_until),
+                "current_until": _iso(c.current_until), "certificate_number": c.certificate_number,
+                "scope": c.scope, "summary": c.summary, "documents": c.documents,
+            }
+            for c in tc.certifications
+        ],
+        "soc3": [
+            r.model_dump(mode="json") for r in tc.soc3
+        ],
+        "controls": [
+            {"id": cat.id, "name": cat.name, "description": cat.description,
+             "controls": [c.model_dump(mode="json") for c in cat.controls]}
+            for cat in tc.controls
+        ],
+        "subprocessors": _subprocessors(tc),
+        "documents": [
+            {
+                "id": d.id, "title": d.title, "description": d.description, "access": d.access.value,
+                "updated": d.updated.isoformat(),
+                "url": _url(tc, f"{pages.PUBLIC_DOCUMENTS_DIR}/{d.public_name}") if d.access is model.Access.PUBLIC
+                else None,
+            }
+            for d in tc.documents
+        ],
+        "faq": [f.model_dump(mode="json") for f in tc.faq],
+        "updates": [u.model_dump(mode="json") for u in sorted(tc.updates, key=lambda u: u.date, reverse=True)],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def subprocessors_csv(tc: model.TrustCenter) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["name", "purpose", "data_categories", "locations", "website", "added", "removed", "dpa",
+                     "transfer_mechanism", "certifications", "status"])
+    for sub in sorted(tc.subprocessors.subprocessors, key=lambda s: s.name.casefold()):
+        writer.writerow([
+            _csv_safe(sub.name), _csv_safe(sub.purpose), _csv_safe("; ".join(sub.data_categories)),
+            " ".join(sub.locations), sub.website, sub.added.isoformat(),
+            sub.removed.isoformat() if sub.removed else "", "yes" if sub.dpa else "no",
+            _csv_safe(sub.transfer_mechanism or ""), _csv_safe("; ".join(sub.certifications)),
+            "current" if sub.is_current(tc.today) else ("former" if sub.removed else "upcoming"),
+        ])
+    return out.getvalue()
+
+
+def _csv_safe(value: str) -> str:
+    # A cell starting with = + - @ is a formula in spreadsheets (CSV injection); prefix it.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def atom_feed(tc: model.TrustCenter) -> str:
+    """Updates and subprocessor changes, newest first (RFC 4287)."""
+    linker = pages.Linker()
+    entries: list[tuple[dt.date, str, str, str, str]] = []  # date, id, title, link, html
+    for update in tc.updates:
+        if update.date <= tc.today:
+            link = _url(tc, linker.page_url(pages.UPDATES) + f"#{update.slug}")
+            entries.append((update.date, link, update.title, link, str(markup.render(update.body))))
+    for change in pages.subprocessor_history(tc):
+        sub = change.subprocessor
+        verb = "added" if change.kind == "added" else "removed"
+        link = _url(tc, linker.page_url(pages.SUBPROCESSORS) + ("#history" if change.kind == "removed"
+                                                                 else f"#{sub.slug}"))
+        summary = (f"<p>{_escape(sub.name)} was {verb} as a subprocessor on {change.date.isoformat()}. "
+                   f"Purpose: {_escape(sub.purpose)}. Locations: {_escape(countries_text(sub.locations))}.</p>")
+        entry_id = f"{_url(tc, linker.page_url(pages.SUBPROCESSORS))}#{verb}-{sub.slug}-{change.date.isoformat()}"
+        entries.append((change.date, entry_id, f"Subprocessor {verb}: {sub.name}", link, summary))
+    entries.sort(key=lambda e: (e[0], e[1]), reverse=True)
+    etree.register_namespace("", _ATOM)
+    feed = etree.Element(f"{{{_ATOM}}}feed")
+    _sub(feed, "title", f"{tc.company.name} Trust Center updates")
+    _sub(feed, "id", _url(tc, FEED))
+    _sub(feed, "updated", _timestamp(entries[0][0] if entries else tc.last_updated))
+    etree.SubElement(feed, f"{{{_ATOM}}}link", rel="self", href=_url(tc, FEED), type="application/atom+xml")
+    etree.SubElement(feed, f"{{{_ATOM}}}link", rel="alternate", href=_url(tc, ""), type="text/html")
+    author = etree.SubElement(feed, f"{{{_ATOM}}}author")
+    _sub(author, "name", tc.company.name)
+    for date, entry_id, title, link, html_text in entries[:100]:
+        entry = etree.SubElement(feed, f"{{{_ATOM}}}entry")
+        _sub(entry, "id", entry_id)
+        _sub(entry, "title", title)
+        _sub(entry, "updated", _timestamp(date))
+        etree.SubElement(entry, f"{{{_ATOM}}}link", rel="alternate", href=link, type="text/html")
+        content = _sub(entry, "content", html_text)
+        content.set("type", "html")
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + etree.tostring(feed, encoding="unicode") + "\n"
+
+
+def countries_text(codes: list[str]) -> str:
+    return ", ".join(countries.NAMES[c] for c in codes)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _sub(parent: etree.Element, tag: str, text: str) -> etree.Element:
+    element = etree.SubElement(parent, f"{{{_ATOM}}}{tag}")
+    element.text = text
+    return element
+
+
+def _timestamp(date: dt.date) -> str:
+    return f"{date.isoformat()}T00:00:00Z"
+
+
+def security_txt(tc: model.TrustCenter) -> str:
+    """RFC 9116. Every value was validated as an email or URL, so none can inject a field."""
+    settings = tc.company.security_txt
+    lines = [f"Contact: mailto:{tc.company.contacts.security}"]
+    lines += [f"Contact: {url}" for url in settings.contact]
+    lines.append(f"Expires: {settings.expires.isoformat()}T00:00:00Z")
+    for field, value in (("Encryption", settings.encryption), ("Acknowledgments", settings.acknowledgments),
+                         ("Policy", settings.policy), ("Hiring", settings.hiring)):
+        if value:
+            lines.append(f"{field}: {value}")
+    lines.append(f"Preferred-Languages: {', '.join(settings.preferred_languages)}")
+    lines.append(f"Canonical: {_url(tc, SECURITY_TXT)}")
+    return "\n".join(lines) + "\n"
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    def channel(value: float) -> float:
+        return value / 12.92 if value <= 0.03928 else float(((value + 0.055) / 1.055) ** 2.4)
+
+    r, g, b = (channel(v) for v in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def _rgb(hex_colour: str) -> tuple[float, float, float]:
+    return (int(hex_colour[1:3], 16) / 255, int(hex_colour[3:5], 16) / 255, int(hex_colour[5:7], 16) / 255)
+
+
+def _hex(rgb: tuple[float, float, float]) -> str:
+    return "#" + "".join(f"{round(max(0.0, min(1.0, v)) * 255):02x}" for v in rgb)
+
+
+def _mix(rgb: tuple[float, float, float], towards: float, amount: float) -> tuple[float, float, float]:
+    r, g, b = rgb
+    return (r + (towards - r) * amount, g + (towards - g) * amount, b + (towards - b) * amount)
+
+
+def _until_contrast(rgb: tuple[float, float, float], background: tuple[float, float, float],
+                    towards: float, ratio: float = 4.6) -> str:
+    for step in range(0, 101, 2):
+        candidate = _mix(rgb, towards, step / 100)
+        if contrast(candidate, background) >= ratio:
+            return _hex(candidate)
+    return _hex((towards, towards, towards))
+
+
+def brand_css(brand_colour: str) -> str:
+    """Material colour variables from the brand colour, adjusted for WCAG AA text contrast."""
+    white = (1.0, 1.0, 1.0)
+    slate_background = _rgb("#1e2129")
+    primary = _until_contrast(_rgb(brand_colour), white, 0.0)  # white header text; links on white
+    dark_link = _until_contrast(_rgb(brand_colour), slate_background, 1.0)  # links on the dark scheme
+    return (
+        "/* Generated from company.yaml brand_colour; contrast-adjusted to WCAG AA. */\n"
+        ":root, [data-md-color-scheme=\"default\"] {\n"
+        f"  --md-primary-fg-color: {primary};\n"
+        f"  --md-primary-fg-color--light: {primary};\n"
+        f"  --md-primary-fg-color--dark: {_hex(_mix(_rgb(primary), 0.0, 0.2))};\n"
+        f"  --md-accent-fg-color: {primary};\n"
+        f"  --md-typeset-a-color: {primary};\n"
+        f"  --tc-brand: {primary};\n"
+        "}\n"
+        "[data-md-color-scheme=\"slate\"] {\n"
+        f"  --md-primary-fg-color: {primary};\n"
+        f"  --md-primary-fg-color--dark: {_hex(_mix(_rgb(primary), 0.0, 0.2))};\n"
+        f"  --md-accent-fg-color: {dark_link};\n"
+        f"  --md-typeset-a-color: {dark_link};\n"
+        f"  --tc-brand: {dark_link};\n"
+        "}\n"
+    )

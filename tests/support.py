@@ -1,0 +1,40 @@
+"""Test support: copies of the demo project on tmp_path and the real CLI run as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT_PARTS = ("trust", "site_src", "overrides", "mkdocs.yml")
+
+
+def copy_demo(dest: Path) -> Path:
+    """A private copy of the demo project (content, pages, theme, config) at dest."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, dest / part, ignore=shutil.ignore_patterns("demo-*.pem"))
+        else:
+            shutil.copy2(source, dest / part)
+    return dest
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `trustcenter ARGS` in cwd, as a user would, and capture what it prints."""
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})}, check=False,
+    )
+
+
+def edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    """Replace text in a content file; fails loudly if the text is not there (the test would be void)."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not found in {path}"
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
