@@ -89,7 +89,7 @@ def build(project_dir: Path, site_dir: Path | None = None, *, strict: bool = Fal
         plugin = config.plugins.get("trustcenter")
         if plugin is None:
             raise BuildError("mkdocs.yml does not enable the trustcenter plugin; add '- trustcenter' under plugins")
-        plugin.preloaded = trust_center  # type: ignore[attr-defined]
+        plugin.preloaded = trust_center
         with _mkdocs_log() as log:
             try:
                 mkdocs_build.build(config)
@@ -107,7 +107,7 @@ def build(project_dir: Path, site_dir: Path | None = None, *, strict: bool = Fal
 
 def _swap(staging: Path, target: Path) -> None:
     """Put the new site in place with renames: readers see the old site or the new, never half."""
-    os.chmod(staging, 0o755)
+    os.chmod(staging, 0o755)  # noqa: S103 - a published site is world-readable, like the one it replaces
     previous = None
     if target.exists():
         previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))

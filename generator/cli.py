@@ -120,3 +120,168 @@ def serve(dev_addr: str, project_dir: Path) -> None:
     if not result.ok:
         raise UserError("trust/ has errors (listed above); fix them and run serve again")
     mkdocs_serve.serve(config_file=str(project_dir / "mkdocs.yml"), dev_addr=dev_addr, watch_theme=True)
+
+
+@main.command()
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/reference.md"),
+              show_default=True, help="Where to write the reference.")
+@click.option("--schemas", "schema_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write the JSON Schemas into this folder (the project keeps them in generator/schemas).")
+@friendly
+def reference(output: Path, schema_dir: Path | None) -> None:
+    """Write the field and command reference (and optionally the JSON Schemas) from the code."""
+    from generator import reference as ref
+    from generator import schema
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(ref.render(main), encoding="utf-8")
+    click.echo(f"wrote {output}")
+    if schema_dir is not None:
+        for path in schema.write(schema_dir):
+            click.echo(f"wrote {path}")
+
+
+# ---------------------------------------------------------------- keys, links, the gate, the audit log
+
+
+def _db_option(func: F) -> F:
+    return click.option(
+        "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="The gate's SQLite database (default: .trustcenter/gate.sqlite3 in the project).",
+    )(func)
+
+
+@main.group()
+def keys() -> None:
+    """Ed25519 keys that sign document links (public halves in trust/keys/)."""
+
+
+@keys.command("new")
+@click.option("--kid", default=None, help="Key id: 1-40 of a-z, 0-9 and '-' (default: today's date and a random suffix).")
+@click.option("--private-key", "private_key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the private key, outside the repository "
+                   "(default: ~/.config/trustcenter/keys/<kid>.pem).")
+@project_option
+@friendly
+def keys_new(kid: str | None, private_key_path: Path | None, project_dir: Path) -> None:
+    """Make a key pair: the private key (mode 0600) outside the repo, the public key into trust/keys/<kid>.pem."""
+    from generator import keys as signing_keys
+
+    pair = signing_keys.create_key_pair(project_dir, kid=kid, private_key_path=private_key_path)
+    click.echo(f"private key: {pair.private_key_path} (mode 0600; keep it secret, never commit it)")
+    click.echo(f"public key:  {pair.public_key_path} (commit it; the gate trusts links signed with this key)")
+    click.echo(f"to sign links with it: export {signing_keys.SIGNING_KEY_ENV}={pair.private_key_path}")
+
+
+@main.group()
+def link() -> None:
+    """Personal, expiring links to gated documents."""
+
+
+@link.command("create")
+@click.argument("document")
+@click.option("--to", "recipient", required=True, help="The recipient's email address.")
+@click.option("--company", default=None, help="The recipient's company (default: the email's domain).")
+@click.option("--expires", default=None, help="14d, 12h, 2w, or a date YYYY-MM-DD (valid through that day, UTC); "
+                                              "default 14d, at most link_max_days.")
+@click.option("--max-downloads", type=click.IntRange(1, 100), default=5, show_default=True)
+@click.option("--nda-on-file", is_flag=True, help="An NDA with the recipient is already signed: no NDA page.")
+@click.option("--private-key", "private_key_path", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="TRUSTCENTER_SIGNING_KEY", default=None,
+              help="The signing key (default: the file named by TRUSTCENTER_SIGNING_KEY).")
+@click.option("--gate-url", default=None, help="The gate's address (default: gate_url in trust/company.yaml).")
+@click.option("--json", "as_json", is_flag=True, help="Print an object with url, link_id, document, recipient, expires.")
+@project_option
+@friendly
+def link_create(document: str, recipient: str, company: str | None, expires: str | None, max_downloads: int,
+                nda_on_file: bool, private_key_path: Path | None, gate_url: str | None, as_json: bool,
+                project_dir: Path) -> None:
+    """Print a personal URL for DOCUMENT: <gate URL>/access/<token>."""
+    from generator import links
+
+    if private_key_path is None:
+        raise UserError("no signing key: pass --private-key or set TRUSTCENTER_SIGNING_KEY to the file "
+                        "`trustcenter keys new` wrote")
+    request = links.LinkRequest(document, recipient, company, expires, max_downloads, nda_on_file)
+    created = links.create(project_dir, request, private_key_path=private_key_path, gate_url=gate_url)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(created.as_json(), indent=2))
+    else:
+        click.echo(created.url)
+        click.echo(f"link {created.link.link_id} for {created.link.recipient}: {created.link.document_id}, "
+                   f"expires {created.as_json()['expires']}", err=True)
+
+
+@link.command("revoke")
+@click.argument("link_id")
+@click.option("--reason", default="withdrawn by the sender", show_default=True, help="Kept in the audit log.")
+@_db_option
+@project_option
+@friendly
+def link_revoke(link_id: str, reason: str, db_path: Path | None, project_dir: Path) -> None:
+    """Withdraw a link at once; holds across gate restarts."""
+    from generator import audit, links
+
+    if not links.LINK_ID_RE.match(link_id):
+        raise UserError(f"'{link_id[:70]}' is not a link id; copy it from `link create --json` or `trustcenter audit`")
+    log = audit.AuditLog(db_path or project_dir / audit.DEFAULT_DB)
+    if not log.revoke(link_id, " ".join(reason.split())[:500]):
+        click.echo(f"link {link_id} was already revoked")
+    elif log.seen(link_id):
+        click.echo(f"revoked link {link_id}")
+    else:
+        click.echo(f"revoked link {link_id} (the gate has not seen it yet; check the id if that is unexpected)")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@_db_option
+@click.option("--site-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The built static site served at every other path (default: site/ in the project).")
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--insecure-cookies", is_flag=True,
+              help="Cookies without Secure, for plain http to a host other than localhost (testing only).")
+@project_option
+@friendly
+def gate(host: str, port: int, db_path: Path | None, site_dir: Path | None, threads: int, insecure_cookies: bool,
+         project_dir: Path) -> None:
+    """Run the gate (and serve the built site beside it) with waitress."""
+    from generator import gate as gate_app
+
+    settings = gate_app.settings_for(project_dir, site_dir=site_dir, db_path=db_path,
+                                     secure_cookies=not insecure_cookies)
+    if not settings.trusted_keys:
+        raise UserError("there are no public keys in trust/keys/, so every link would be refused; "
+                        "run `trustcenter keys new`")
+    if not (settings.site_dir / "index.html").is_file():
+        click.echo(f"warning: {settings.site_dir} holds no built site; run `trustcenter build` "
+                   "(the gate still serves links)", err=True)
+    click.echo(f"gate on http://{host}:{port}/  (site: {settings.site_dir}, audit: {settings.db_path})")
+    gate_app.serve(settings, host=host, port=port, threads=threads)
+
+
+@main.command("audit")
+@_db_option
+@click.option("--link", "link_id", default=None, help="Only this link's events.")
+@click.option("--format", "style", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--verify", is_flag=True, help="Check the hash chain instead of listing events.")
+@project_option
+@friendly
+def audit_log(db_path: Path | None, link_id: str | None, style: str, verify: bool, project_dir: Path) -> None:
+    """Who opened, accepted and downloaded; every denied attempt."""
+    from generator import audit
+
+    path = db_path or project_dir / audit.DEFAULT_DB
+    if not path.is_file():
+        raise UserError(f"there is no audit database at {path}; the gate makes it when it starts (or pass --db)")
+    log = audit.AuditLog(path)
+    if verify:
+        check = log.verify_chain()
+        if not check.ok:
+            raise UserError(f"the audit log has been tampered with: {check.problem}")
+        click.echo(f"audit log intact: {check.events} events, head {check.head}")
+        return
+    click.echo(audit.format_rows(log.events(link_id), style))

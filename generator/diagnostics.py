@@ -6,7 +6,7 @@ import dataclasses
 import enum
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"
 

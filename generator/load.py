@@ -274,8 +274,8 @@ class Loaded:
     """What `load` read: the model if every file was valid, the sources, and the problems."""
 
     model: model.TrustCenter | None
-    sources: dict[str, Source]
-    soc3_sources: list[Source]
+    sources: dict[str, Source]  # every file read, by its path under trust/
+    soc3_sources: list[Source]  # the sources of model.soc3, in the same order
     diagnostics: list[Diagnostic]
     project_dir: Path
 
@@ -313,6 +313,7 @@ def load(project_dir: Path, today: dt.date | None = None) -> Loaded:
     for file in sorted((trust / model.SOC3_DIR).glob("*.yaml")) if (trust / model.SOC3_DIR).is_dir() else []:
         display = f"trust/{model.SOC3_DIR}/{file.name}"
         data, source, found = read_yaml(file, display)
+        sources[f"{model.SOC3_DIR}/{file.name}"] = source
         diagnostics += found
         if not found:
             value, found = validate_file(data, source, model.Soc3Report)

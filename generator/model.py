@@ -105,7 +105,7 @@ class Company(Strict):
 # ---------------------------------------------------------------- certifications.yaml
 
 
-class Framework(str, enum.Enum):
+class Framework(enum.StrEnum):
     SOC1 = "SOC 1"
     SOC2 = "SOC 2"
     SOC3 = "SOC 3"
@@ -126,12 +126,12 @@ class Framework(str, enum.Enum):
         return self in (Framework.SOC1, Framework.SOC2)
 
 
-class ReportType(str, enum.Enum):
+class ReportType(enum.StrEnum):
     TYPE_I = "Type I"
     TYPE_II = "Type II"
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     ACTIVE = "active"
     IN_PROGRESS = "in_progress"
     EXPIRED = "expired"
@@ -212,7 +212,7 @@ class CertificationsFile(Strict):
 # ---------------------------------------------------------------- soc3/*.yaml
 
 
-class Opinion(str, enum.Enum):
+class Opinion(enum.StrEnum):
     UNQUALIFIED = "unqualified"
     QUALIFIED = "qualified"
     ADVERSE = "adverse"
@@ -281,7 +281,7 @@ class SubprocessorsFile(Strict):
 # ---------------------------------------------------------------- controls.yaml
 
 
-class ControlStatus(str, enum.Enum):
+class ControlStatus(enum.StrEnum):
     IMPLEMENTED = "implemented"
     IN_PROGRESS = "in_progress"
     PLANNED = "planned"
@@ -316,7 +316,7 @@ class ControlsFile(Strict):
 # ---------------------------------------------------------------- documents.yaml
 
 
-class Access(str, enum.Enum):
+class Access(enum.StrEnum):
     PUBLIC = "public"
     GATED = "gated"
 

@@ -55,6 +55,7 @@ def _subprocessors(tc: model.TrustCenter) -> dict[str, Any]:
         "generated": tc.today.isoformat(),
         "current": [_subprocessor(s) for s in subs if s.is_current(tc.today)],
         "former": [_subprocessor(s) for s in subs if s.removed and s.removed <= tc.today],
+        "upcoming": [_subprocessor(s) for s in subs if s.added > tc.today],
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import html
 import posixpath
 from collections import Counter
 from typing import Any
@@ -115,6 +116,7 @@ def render_pages(tc: model.TrustCenter, linker: Linker | None = None) -> dict[st
     controls = [c for cat in tc.controls for c in cat.controls]
     subs = tc.subprocessors.subprocessors
     current_subs = sorted((s for s in subs if s.is_current(today)), key=lambda s: s.name.casefold())
+    upcoming_subs = sorted((s for s in subs if s.added > today), key=lambda s: s.added)
     history = _subprocessor_history(subs, today)
     updates = sorted(tc.updates, key=lambda u: u.date, reverse=True)
     base: dict[str, Any] = {
@@ -130,7 +132,9 @@ def render_pages(tc: model.TrustCenter, linker: Linker | None = None) -> dict[st
     def page(src: str, template: str, title: str, description: str, **extra: Any) -> None:
         # One page per tab: the left sidebar would list only the page itself, so it is hidden.
         hide = {"hide": ["navigation"]} if src != COMPLIANCE and not src.startswith("soc3/") else {}
-        meta: dict[str, Any] = {"title": title, "description": description, **hide, **extra.pop("meta", {})}
+        # MkDocs themes render without autoescape: what reaches them from YAML is escaped here.
+        meta: dict[str, Any] = {"title": html.escape(title), "description": html.escape(description), **hide,
+                                **extra.pop("meta", {})}
         front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=10_000)
         body = _env().get_template(template).render(**base, src=src, **extra)
         pages[src] = f"---\n{front}---\n{body}"
@@ -156,7 +160,7 @@ def render_pages(tc: model.TrustCenter, linker: Linker | None = None) -> dict[st
          status_counts=status_counts, control_count=len(controls), ControlStatus=model.ControlStatus)
     page(SUBPROCESSORS, "subprocessors.md", "Subprocessors",
          f"Third parties that process customer data for {name}: purpose, data, locations and change history.",
-         current_subs=current_subs, history=history)
+         current_subs=current_subs, upcoming_subs=upcoming_subs, history=history)
     page(DOCUMENTS, "documents.md", "Documents",
          f"Security and compliance documents of {name}: public downloads and reports available under NDA.",
          public=tc.public_documents, gated=tc.gated_documents, public_dir=PUBLIC_DOCUMENTS_DIR)
@@ -175,7 +179,8 @@ def nav(tc: model.TrustCenter) -> list[dict[str, Any]]:
     """MkDocs nav entries for the generated pages, in reading order."""
     entries: list[dict[str, Any]] = [
         {"Overview": INDEX},
-        {"Compliance": [COMPLIANCE, *[{r.title: soc3_page(r)} for r in tc.soc3]] if tc.soc3 else COMPLIANCE},
+        {"Compliance": [COMPLIANCE, *[{html.escape(r.title): soc3_page(r)} for r in tc.soc3]] if tc.soc3
+         else COMPLIANCE},
         {"Controls": CONTROLS},
         {"Subprocessors": SUBPROCESSORS},
         {"Documents": DOCUMENTS},

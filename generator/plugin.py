@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ from mkdocs.exceptions import PluginError
 from mkdocs.livereload import LiveReloadServer
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files, InclusionLevel
+from mkdocs.structure.nav import Navigation
+from mkdocs.structure.pages import Page
+from mkdocs.utils.templates import TemplateContext
 
 from generator import leaks, model, outputs, pages, rules, schema
 from generator.diagnostics import Severity
@@ -51,8 +55,9 @@ class TrustCenterPlugin(BasePlugin[TrustCenterConfig]):
                 raise PluginError("trust/ has errors (listed above); fix them and build again")
             self.trust_center = result.model
         company = self.model.company
-        config.site_name = company.name + " Trust Center"
-        config.site_description = config.site_description or company.tagline
+        # MkDocs themes render config and page values without autoescape: escape what came from YAML.
+        config.site_name = html.escape(company.name + " Trust Center")
+        config.site_description = config.site_description or html.escape(company.tagline or "")
         config.site_url = config.site_url or company.trust_center_url.rstrip("/") + "/"
         if company.logo:
             config.theme["logo"] = config.theme["favicon"] = self._logo_uri()
@@ -88,10 +93,11 @@ class TrustCenterPlugin(BasePlugin[TrustCenterConfig]):
                               "rename or remove it")
         files.append(file)
 
-    def on_page_context(self, context: dict[str, Any], /, *, page: Any, config: MkDocsConfig,
-                        nav: Any) -> dict[str, Any]:
-        context["trust_center"] = self.model
-        context["last_updated"] = pages.nice_date(self.model.last_updated)
+    def on_page_context(self, context: TemplateContext, /, *, page: Page, config: MkDocsConfig,
+                        nav: Navigation) -> TemplateContext:
+        # Extra keys for overrides/main.html; TemplateContext lists only MkDocs' own.
+        context["trust_center"] = self.model  # type: ignore[typeddict-unknown-key]
+        context["last_updated"] = pages.nice_date(self.model.last_updated)  # type: ignore[typeddict-unknown-key]
         return context
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:

@@ -35,6 +35,10 @@ def validate(project_dir: Path, *, today: dt.date | None = None, strict: bool = 
     """Load trust/ and apply every rule. With strict, warnings count as errors."""
     loaded = load.load(project_dir, today)
     diagnostics = list(loaded.diagnostics)
+    for source in loaded.sources.values():
+        # Link targets are checked on the raw strings of every file that parsed, valid or not,
+        # so that one run reports every problem.
+        diagnostics += _check_links(source.data, (), source)
     if loaded.model is not None:
         diagnostics += list(_check(loaded.model, loaded, project_dir.resolve()))
     if strict:
@@ -62,9 +66,6 @@ def _check(tc: model.TrustCenter, loaded: load.Loaded, project_dir: Path) -> Ite
     yield from _duplicates([r.id for r in tc.soc3], [(s, ("id",)) for s in loaded.soc3_sources], "SOC 3 id")
     yield from _check_subprocessors(tc, src["subprocessors.yaml"])
     yield from _check_controls(tc, src["controls.yaml"])
-    for source in [*src.values(), *loaded.soc3_sources]:
-        # Link targets are checked on the raw strings, which the typed model no longer keys by place.
-        yield from _check_links(source.data, (), source)
 
 
 def _check_links(value: Any, key: load.Key, source: load.Source) -> Iterator[Diagnostic]:
@@ -185,6 +186,9 @@ def _check_certifications(tc: model.TrustCenter, source: load.Source) -> Iterato
         if cert.type is model.ReportType.TYPE_I and cert.audit_period:
             yield source.diagnostic((*at, "audit_period"), "a Type I report covers a point in time, not a period; "
                                                            "use 'as_of' or change the type to Type II", WARNING)
+        if cert.type is model.ReportType.TYPE_I and not cert.as_of and cert.report_date:
+            yield source.diagnostic(at, "a Type I report needs its 'as_of' date (the day the design was assessed); "
+                                        "add it", WARNING)
         if cert.type is model.ReportType.TYPE_II and not cert.audit_period and cert.report_date:
             yield source.diagnostic(at, "a Type II report needs its 'audit_period' (start and end); add it",
                                     WARNING)
@@ -208,6 +212,9 @@ def _check_certifications(tc: model.TrustCenter, source: load.Source) -> Iterato
             yield source.diagnostic((*at, "audit_period", "end"),
                                     f"the SOC 2 Type II period ended {cert.audit_period.end}, more than 12 months "
                                     "ago; publish the new report or a bridge letter, or mark it withdrawn", WARNING)
+        if status is model.Status.IN_PROGRESS and cert.expected and cert.expected < tc.today:
+            yield source.diagnostic((*at, "expected"), f"expected {cert.expected}, which has passed; publish the "
+                                                       "report or move the expected date", WARNING)
         if cert.status == "active" and status is model.Status.EXPIRED:
             yield source.diagnostic((*at, "status"), f"marked active but its validity ended {cert.current_until}; "
                                                      "renew it or remove 'status: active' (it shows as expired)",

@@ -37,18 +37,23 @@ def read(site: Path, path: str) -> str:
     return (site / path).read_text(encoding="utf-8")
 
 
+_LOADING_RELS = {"stylesheet", "icon", "preload", "modulepreload", "manifest", "prefetch", "preconnect",
+                 "dns-prefetch", "apple-touch-icon"}
+
+
 class _Refs(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
-        self.refs: list[tuple[str, str, str]] = []  # (tag, attribute, value)
+        self.refs: list[tuple[str, str, str, bool]] = []  # (tag, attribute, value, whether the browser loads it)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        rels = set((dict(attrs).get("rel") or "").split())
         for name, value in attrs:
             if name in ("href", "src", "action", "srcset", "poster", "data") and value:
-                self.refs.append((tag, name, value))
+                self.refs.append((tag, name, value, tag != "link" or bool(rels & _LOADING_RELS)))
 
 
-def refs(html: str) -> list[tuple[str, str, str]]:
+def refs(html: str) -> list[tuple[str, str, str, bool]]:
     parser = _Refs()
     parser.feed(html)
     return parser.refs
@@ -106,9 +111,9 @@ def test_machine_readable_outputs(built: Path) -> None:
     assert {c["id"] for c in trust["certifications"]} == {c.id for c in tc.certifications}
     rows = list(csv.DictReader(io.StringIO(read(site, "subprocessors.csv"))))
     assert len(rows) == len(tc.subprocessors.subprocessors)
-    assert {r["status"] for r in rows} == {"current", "former"}
+    assert {r["status"] for r in rows} == {"current", "former", "upcoming"}
     subs = json.loads(read(site, "subprocessors.json"))
-    assert len(subs["current"]) + len(subs["former"]) == len(rows)
+    assert len(subs["current"]) + len(subs["former"]) + len(subs["upcoming"]) == len(rows)
     feed = etree.fromstring(read(site, "feed.xml"))
     titles = [e.findtext(f"{ATOM}title") for e in feed.iter(f"{ATOM}entry")]
     assert any(t and t.startswith("Subprocessor removed: ") for t in titles)
@@ -136,27 +141,30 @@ def test_no_gated_document_bytes_or_name_in_the_site(built: Path) -> None:
 
 def test_pages_load_nothing_from_other_hosts(built: Path) -> None:
     for page in (built / "site").rglob("*.html"):
-        for tag, attribute, value in refs(page.read_text(encoding="utf-8")):
-            if tag == "a" and attribute == "href":
-                continue  # links a reader may follow are fine; loads are not
+        for tag, attribute, value, loads in refs(page.read_text(encoding="utf-8")):
+            if tag == "a" or (tag == "link" and attribute == "href" and not loads):
+                continue  # links a reader may follow (and rel=canonical) are fine; loads are not
             assert not re.match(r"^(https?:)?//", value), f"{page}: <{tag} {attribute}={value}>"
     css = (built / "site/assets/stylesheets/trust.css").read_text()
     assert "@import" not in css and "url(http" not in css
 
 
 def test_hostile_text_is_escaped_not_executed(project: Path) -> None:
-    edit(project / "trust/company.yaml", "tagline:", 'tagline: "<script>alert(1)</script> & <b>bold</b>"\nx_old_tagline:')
+    edit(project / "trust/company.yaml", "tagline:",
+         'tagline: "<script>alert(1)</script> & <b>bold</b> \\" onmouseover=\\"alert(3)"\nx_old_tagline:')
     text = (project / "trust/company.yaml").read_text()
     (project / "trust/company.yaml").write_text(re.sub(r"\nx_old_tagline:.*", "", text))
     subs = project / "trust/subprocessors.yaml"
     edit(subs, "purpose: ", 'purpose: "<img src=x onerror=alert(2)>" # ')
     faq = project / "trust/faq.yaml"
-    edit(faq, "answer: ", "answer: \"<iframe src='https://evil.example'></iframe> [ok](https://ok.example)\" # ")
+    faq.write_text(faq.read_text() + "  - question: Hostile?\n    answer: \"<iframe src='https://evil.example'></iframe> "
+                   "[ok](https://ok.example)\"\n")
     result = run_cli("build", cwd=project)
     assert result.returncode == 0, result.stderr
     site = project / "site"
     everything = "".join(p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
     assert "<script>alert(1)</script>" not in everything
+    assert '" onmouseover="alert(3)' not in everything
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in read(site, "index.html")
     assert "<img src=x" not in everything and "&lt;img src=x onerror=alert(2)&gt;" in read(site, "subprocessors/index.html")
     assert "<iframe" not in everything and "&lt;iframe" in read(site, "faq/index.html")
