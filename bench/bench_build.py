@@ -44,7 +44,7 @@ def bare_project(project: Path, dest: Path) -> Path:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(file.read_bytes())
     generated: dict[str, str] = {**pages.render_pages(tc), **outputs.render_outputs(tc)}
-    generated.update({f"schemas/{k}": v for k, v in schema.schema_files().items()})
+    generated.update({f"schemas/{p.name}": p.read_text() for p in schema.SCHEMA_DIR.glob("*.schema.json")})
     for src, text in generated.items():
         target = docs / src
         target.parent.mkdir(parents=True, exist_ok=True)

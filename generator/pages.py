@@ -45,8 +45,9 @@ class Linker:
         return f"{stem}/"
 
     def _base(self, from_src: str) -> str:
-        return posixpath.dirname(self.page_url(from_src).rstrip("/") + "/x") if self.use_directory_urls \
-            else posixpath.dirname(from_src)
+        """The folder a page's relative links start from ('' for the site root)."""
+        url = self.page_url(from_src)
+        return url.rstrip("/") if self.use_directory_urls else posixpath.dirname(url)
 
     def to_page(self, from_src: str, to_src: str, anchor: str = "") -> str:
         target = self.page_url(to_src)

@@ -155,10 +155,10 @@ def test_alias_bomb_is_refused_quickly(project: Path) -> None:
 
 
 def test_huge_file_is_refused_without_parsing(project: Path) -> None:
-    (project / "trust/updates.yaml").write_text("updates:\n" + "# padding\n" * 2_000_000)
+    (project / "trust/updates.yaml").write_text("updates:\n" + "# padding\n" * 2_100_000)
     code, output = check(project)
     assert code == 1
-    assert re.search(r"trust/updates.yaml:1:1: error: the file is \d+\.\d MB, over the 2 MiB limit", output)
+    assert re.search(r"trust/updates.yaml:1:1: error: the file is \d+\.\d MB, over the 8 MiB limit", output)
 
 
 def test_country_code_no_is_norway_not_false(project: Path) -> None:

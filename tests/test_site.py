@@ -202,3 +202,45 @@ def test_build_refuses_to_overwrite_the_project(project: Path) -> None:
     assert result.returncode == 1
     assert "refusing to build into" in result.stderr
     assert (project / "trust/company.yaml").is_file()
+
+
+class _Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("id", "name") and value:
+                self.ids.add(value)
+
+
+def test_every_internal_link_and_anchor_resolves(built: Path) -> None:
+    from urllib.parse import unquote, urldefrag, urljoin, urlparse
+
+    site = built / "site"
+    anchors: dict[Path, set[str]] = {}
+
+    def ids(file: Path) -> set[str]:
+        if file not in anchors:
+            parser = _Anchors()
+            parser.feed(file.read_text(encoding="utf-8"))
+            anchors[file] = parser.ids
+        return anchors[file]
+
+    checked = 0
+    for page in site.rglob("*.html"):
+        page_url = "http://site/" + page.relative_to(site).as_posix()
+        for tag, attribute, value, _ in refs(page.read_text(encoding="utf-8")):
+            if attribute not in ("href", "src") or re.match(r"^[a-z]+:", value) and not value.startswith("http://site"):
+                continue
+            target, fragment = urldefrag(urljoin(page_url, value))
+            path = unquote(urlparse(target).path).lstrip("/")
+            file = site / path
+            if file.is_dir() or path == "" or path.endswith("/"):
+                file = file / "index.html"
+            assert file.is_file(), f"{page.relative_to(site)}: <{tag} {attribute}={value}> leads nowhere"
+            if fragment and file.suffix == ".html":
+                assert fragment in ids(file), f"{page.relative_to(site)}: {value} has no anchor #{fragment}"
+            checked += 1
+    assert checked > 500

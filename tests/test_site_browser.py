@@ -79,8 +79,9 @@ def test_search_finds_a_subprocessor_and_a_control(browser: Any, site: tuple[str
     control = tc.controls[1].controls[0]
     context, page, _ = open_page(browser, url)
     for query, expected in ((sub.name, sub.name), (control.name, control.name)):
-        page.locator("label.md-search__icon, .md-search__input").first.click()
-        page.fill("input.md-search__input", query)
+        page.locator("input.md-search__input").click()
+        page.locator("input.md-search__input").fill("")
+        page.keyboard.type(query, delay=20)  # Material searches on key events, as a person types
         results = page.locator(".md-search-result__item")
         results.first.wait_for(timeout=15_000)
         assert expected in page.locator(".md-search-result").inner_text()
