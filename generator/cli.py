@@ -184,7 +184,8 @@ def link() -> None:
 @click.option("--company", default=None, help="The recipient's company (default: the email's domain).")
 @click.option("--expires", default=None, help="14d, 12h, 2w, or a date YYYY-MM-DD (valid through that day, UTC); "
                                               "default 14d, at most link_max_days.")
-@click.option("--max-downloads", type=click.IntRange(1, 100), default=5, show_default=True)
+@click.option("--max-downloads", type=click.IntRange(1, 100), default=5, show_default=True,
+              help="How many times the document may be downloaded through this link.")
 @click.option("--nda-on-file", is_flag=True, help="An NDA with the recipient is already signed: no NDA page.")
 @click.option("--private-key", "private_key_path", type=click.Path(dir_okay=False, path_type=Path),
               envvar="TRUSTCENTER_SIGNING_KEY", default=None,
@@ -241,13 +242,16 @@ def link_revoke(link_id: str, reason: str, db_path: Path | None, project_dir: Pa
 @_db_option
 @click.option("--site-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The built static site served at every other path (default: site/ in the project).")
-@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Requests handled at once.")
+@click.option("--trusted-proxy", default=None, metavar="ADDRESS",
+              help="The reverse proxy in front (e.g. 127.0.0.1): its X-Forwarded-For/-Proto/-Host are believed.")
 @click.option("--insecure-cookies", is_flag=True,
               help="Cookies without Secure, for plain http to a host other than localhost (testing only).")
 @project_option
 @friendly
-def gate(host: str, port: int, db_path: Path | None, site_dir: Path | None, threads: int, insecure_cookies: bool,
-         project_dir: Path) -> None:
+def gate(host: str, port: int, db_path: Path | None, site_dir: Path | None, threads: int, trusted_proxy: str | None,
+         insecure_cookies: bool, project_dir: Path) -> None:
     """Run the gate (and serve the built site beside it) with waitress."""
     from generator import gate as gate_app
 
@@ -260,7 +264,7 @@ def gate(host: str, port: int, db_path: Path | None, site_dir: Path | None, thre
         click.echo(f"warning: {settings.site_dir} holds no built site; run `trustcenter build` "
                    "(the gate still serves links)", err=True)
     click.echo(f"gate on http://{host}:{port}/  (site: {settings.site_dir}, audit: {settings.db_path})")
-    gate_app.serve(settings, host=host, port=port, threads=threads)
+    gate_app.serve(settings, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy)
 
 
 @main.command("audit")
@@ -285,3 +289,45 @@ def audit_log(db_path: Path | None, link_id: str | None, style: str, verify: boo
         click.echo(f"audit log intact: {check.events} events, head {check.head}")
         return
     click.echo(audit.format_rows(log.events(link_id), style))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve site and gate on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--to", "recipient", default="demo.reviewer@prospect.example", show_default=True,
+              help="Recipient of the demo link.")
+@click.option("--company", default="Prospect Ltd", show_default=True, help="The recipient's company.")
+@project_option
+@friendly
+def demo(host: str, port: int, recipient: str, company: str, project_dir: Path) -> None:
+    """Build the site, make a demo signing key on first run, print a link to the SOC 2 report, serve both."""
+    import socket
+
+    from generator import build as site_build
+    from generator import gate as gate_app
+    from generator import keys, links, rules
+
+    with socket.socket() as probe:
+        if probe.connect_ex((host, port)) == 0:
+            raise UserError(f"port {port} on {host} is in use (a previous demo still running?); stop it or "
+                            f"pass --port")
+    try:
+        report = site_build.build(project_dir)
+    except site_build.BuildError as exc:
+        raise UserError(str(exc)) from None
+    click.echo(f"built {report.pages} pages into {report.site_dir} in {report.seconds:.1f} s")
+    private_key = keys.ensure_demo_key(project_dir)
+    base = f"http://{host}:{port}"
+    document = next((d.id for d in rules.load_valid(project_dir).gated_documents), None)
+    if document is None:
+        raise UserError("trust/documents.yaml has no gated document to make a demo link for")
+    link = links.create(project_dir, links.LinkRequest(document, recipient, company), private_key_path=private_key,
+                        gate_url=base)
+    click.echo(f"\nsite:  {base}/\n"
+               f"demo link to '{document}' for {recipient} ({company}), valid until {link.link.expires_at:%Y-%m-%d %H:%M} UTC:\n"
+               f"{link.url}\n\n"
+               f"mint more: .venv/bin/trustcenter link create {document} --to you@example.com "
+               f"--private-key {private_key} --gate-url {base}\n"
+               f"audit:     .venv/bin/trustcenter audit\n"
+               "stop with Ctrl+C\n")
+    gate_app.serve(gate_app.settings_for(project_dir), host=host, port=port)

@@ -232,7 +232,7 @@ def test_every_internal_link_and_anchor_resolves(built: Path) -> None:
     for page in site.rglob("*.html"):
         page_url = "http://site/" + page.relative_to(site).as_posix()
         for tag, attribute, value, _ in refs(page.read_text(encoding="utf-8")):
-            if attribute not in ("href", "src") or re.match(r"^[a-z]+:", value) and not value.startswith("http://site"):
+            if attribute not in ("href", "src") or (re.match(r"^[a-z]+:", value) and not value.startswith("http://site")):
                 continue
             target, fragment = urldefrag(urljoin(page_url, value))
             path = unquote(urlparse(target).path).lstrip("/")
@@ -244,3 +244,23 @@ def test_every_internal_link_and_anchor_resolves(built: Path) -> None:
                 assert fragment in ids(file), f"{page.relative_to(site)}: {value} has no anchor #{fragment}"
             checked += 1
     assert checked > 500
+
+
+def test_plain_mkdocs_build_uses_the_plugin_entry_point(project: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--site-dir", "out"], cwd=project,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Halyard Systems, Inc. Trust Center" in (project / "out/index.html").read_text()
+    assert (project / "out/.well-known/security.txt").is_file()
+
+
+def test_pages_have_no_inline_script_so_a_strict_csp_holds(built: Path) -> None:
+    script = re.compile(r"<script\b([^>]*)>(.*?)</script>", re.DOTALL)
+    for page in (built / "site").rglob("*.html"):
+        for attributes, body in script.findall(page.read_text(encoding="utf-8")):
+            if 'type="application/json"' in attributes:
+                continue  # data, not code: CSP does not apply
+            assert "src=" in attributes and not body.strip(), f"{page}: inline <script{attributes}>"

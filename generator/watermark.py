@@ -1,0 +1,141 @@
+"""Stamp a PDF for one recipient: visible text on every page, and the same facts in its metadata.
+
+reportlab draws one stamp page per page size; pikepdf (qpdf) places it over each page as a
+shared Form XObject, upright whatever the page's /Rotate. Page content streams are wrapped,
+not rewritten, which keeps a 100-page report well under 50 ms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import unicodedata
+from pathlib import Path
+
+import pikepdf
+from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
+from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
+
+_FONT, _BOLD = "Helvetica", "Helvetica-Bold"
+
+
+@dataclasses.dataclass(frozen=True)
+class Stamp:
+    recipient: str
+    company: str
+    date: dt.date
+    link_id: str
+
+    @property
+    def diagonal(self) -> tuple[str, str]:
+        return (f"Confidential \u2014 {self.recipient}", f"{self.company} \u00b7 {self.date.isoformat()}")
+
+    @property
+    def footer(self) -> tuple[str, str]:
+        return (f"Shared with {self.recipient} ({self.company}) on {self.date.isoformat()} under NDA; "
+                "do not redistribute.",
+                f"Link {self.link_id}")
+
+    @property
+    def summary(self) -> str:
+        return (f"Confidential: shared with {self.recipient} ({self.company}) on {self.date.isoformat()}, "
+                f"link {self.link_id}")
+
+
+def watermark(source: Path, stamp: Stamp) -> bytes:
+    """The document stamped for this recipient, as PDF bytes. The source file is not changed."""
+    with pikepdf.open(source) as pdf:
+        forms: dict[tuple[float, float], pikepdf.Object] = {}
+        for page in pdf.pages:
+            box = pikepdf.Rectangle(page.cropbox)
+            width, height = box.width, box.height
+            if page.rotation % 180 == 90:  # the reader sees the page turned: draw for what it shows
+                width, height = height, width
+            key = (round(width, 1), round(height, 1))
+            if key not in forms:
+                with pikepdf.open(io.BytesIO(_stamp_page(width, height, stamp))) as drawn:
+                    forms[key] = pdf.copy_foreign(pikepdf.Page(drawn.pages[0]).as_form_xobject())
+            form = forms[key]
+            name = page.add_resource(form, pikepdf.Name.XObject, prefix="TcStamp")
+            placement = page.calc_form_xobject_placement(form, name, box, invert_transformations=True,
+                                                         allow_shrink=True, allow_expand=True)
+            # q/Q isolate the page's own graphics state so the stamp is drawn in page space, on top.
+            page.contents_add(b"q\n", prepend=True)
+            page.contents_add(b"Q\n" + placement, prepend=False)
+        _set_metadata(pdf, stamp)
+        output = io.BytesIO()
+        pdf.save(output)
+        return output.getvalue()
+
+
+def _stamp_page(width: float, height: float, stamp: Stamp) -> bytes:
+    buffer = io.BytesIO()
+    drawing = canvas.Canvas(buffer, pagesize=(width, height), pageCompression=0)
+    drawing.setTitle("watermark")
+    # Diagonal, light and translucent: visible on every page without hiding the report.
+    diagonal = (width**2 + height**2) ** 0.5
+    drawing.saveState()
+    drawing.translate(width / 2, height / 2)
+    drawing.rotate(_degrees(width, height))
+    drawing.setFillColorRGB(0.75, 0.1, 0.1, alpha=0.18)
+    first, second = (_printable(line) for line in stamp.diagonal)
+    size = _fit(first, _BOLD, diagonal * 0.75, largest=40, smallest=9)
+    drawing.setFont(_BOLD, size)
+    drawing.drawCentredString(0, size * 0.3, first)
+    small = _fit(second, _BOLD, diagonal * 0.75, largest=size * 0.7, smallest=8)
+    drawing.setFont(_BOLD, small)
+    drawing.drawCentredString(0, -small * 1.3, second)
+    drawing.restoreState()
+    # Footer: the same facts in small, plain text along the bottom edge.
+    margin = min(24.0, width * 0.05)
+    drawing.setFillColorRGB(0.25, 0.25, 0.25, alpha=0.9)
+    for index, line in enumerate(reversed(stamp.footer)):
+        text = _printable(line)
+        drawing.setFont(_FONT, _fit(text, _FONT, width - 2 * margin, largest=7, smallest=3))
+        drawing.drawString(margin, 8 + index * 9, text)
+    drawing.showPage()
+    drawing.save()
+    return buffer.getvalue()
+
+
+def _set_metadata(pdf: pikepdf.Pdf, stamp: Stamp) -> None:
+    pdf.docinfo[pikepdf.Name("/TrustCenterRecipient")] = stamp.recipient
+    pdf.docinfo[pikepdf.Name("/TrustCenterCompany")] = stamp.company
+    pdf.docinfo[pikepdf.Name("/TrustCenterDate")] = stamp.date.isoformat()
+    pdf.docinfo[pikepdf.Name("/TrustCenterLinkId")] = stamp.link_id
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
+        xmp["dc:rights"] = stamp.summary
+        xmp["pdf:Keywords"] = f"confidential; {stamp.recipient}; {stamp.company}; link {stamp.link_id}"
+
+
+def _degrees(width: float, height: float) -> float:
+    import math
+
+    return math.degrees(math.atan2(height, width))
+
+
+def _fit(text: str, font: str, room: float, *, largest: float, smallest: float) -> float:
+    width = stringWidth(text, font, 1) or 1
+    return max(smallest, min(largest, room / width))
+
+
+def _printable(text: str) -> str:
+    """Text the standard PDF fonts can show (WinAnsi). Other letters lose accents or become '?';
+    the metadata keeps the exact text."""
+    kept = []
+    for char in unicodedata.normalize("NFC", text):
+        if _winansi(char):
+            kept.append(char)
+            continue
+        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+        kept.append(base if base and all(_winansi(c) for c in base) else "?")
+    return "".join(kept)
+
+
+def _winansi(char: str) -> bool:
+    try:
+        char.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return char.isprintable()

@@ -1,0 +1,122 @@
+"""Shared fixtures: a small, valid project on tmp_path (independent of the demo content in trust/)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+
+import pytest
+
+GATED_ID = "soc2-report"
+OTHER_GATED_ID = "pentest-summary"
+PUBLIC_ID = "overview"
+GATE_URL = "https://trust.example.test"
+TRUST_CENTER_URL = "https://trust.example.test"
+SALES = "sales@example.test"
+NDA_TEXT = textwrap.dedent("""\
+    # Mutual non-disclosure agreement
+
+    The **recipient** keeps the report confidential and uses it only to evaluate Example Co.
+
+    <script>alert("raw HTML is shown as text")</script>
+    """)
+
+
+def write_pdf(path: Path, pages: int = 3, label: str = "Example Co SOC 2 Type II report") -> Path:
+    """A real PDF drawn with reportlab: one line of text per page."""
+    from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+    from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    drawing = canvas.Canvas(str(path), pagesize=A4)
+    for number in range(1, pages + 1):
+        drawing.setFont("Helvetica", 12)
+        drawing.drawString(72, 760, f"{label}, page {number} of {pages}")
+        drawing.showPage()
+    drawing.save()
+    return path
+
+
+def make_project(tmp_path: Path, *, link_max_days: int = 30) -> Path:
+    """A minimal valid project (trust/ only; no site) under tmp_path/project: two gated PDFs, one public."""
+    root = tmp_path / "project"
+    trust = root / "trust"
+    today = dt.date.today()
+    period_start, period_end, reported = (today - dt.timedelta(days=days) for days in (300, 60, 30))
+    files = {
+        "company.yaml": f"""\
+            name: Example Co
+            website: https://example.test
+            contacts:
+              security: security@example.test
+              sales: {SALES}
+            trust_center_url: {TRUST_CENTER_URL}
+            gate_url: {GATE_URL}
+            security_txt:
+              expires: {today + dt.timedelta(days=180)}
+            link_max_days: {link_max_days}
+            """,
+        "certifications.yaml": f"""\
+            certifications:
+              - id: soc2
+                framework: SOC 2
+                type: Type II
+                criteria: [security]
+                audit_period: {{start: {period_start}, end: {period_end}}}
+                report_date: {reported}
+                auditor: Example Audit LLP
+                documents: [soc2-report]
+            """,
+        "subprocessors.yaml": """\
+            subprocessors:
+              - name: Example Cloud
+                purpose: Hosting
+                data_categories: [customer data]
+                locations: [US]
+                website: https://cloud.example.test
+                added: 2024-01-01
+            """,
+        "controls.yaml": """\
+            categories:
+              - id: access
+                name: Access control
+                controls:
+                  - id: AC-1
+                    name: Single sign-on
+                    description: Staff sign in with SSO and hardware keys.
+                    status: implemented
+                    criteria: [CC6.1]
+            """,
+        "documents.yaml": f"""\
+            documents:
+              - id: {GATED_ID}
+                title: SOC 2 Type II report
+                access: gated
+                file: private/soc2.pdf
+                updated: {today - dt.timedelta(days=30)}
+              - id: {OTHER_GATED_ID}
+                title: Penetration test summary
+                access: gated
+                file: private/pentest.pdf
+                updated: {today - dt.timedelta(days=30)}
+              - id: {PUBLIC_ID}
+                title: Security overview
+                access: public
+                file: documents/overview.pdf
+                updated: {today - dt.timedelta(days=30)}
+            """,
+    }
+    trust.mkdir(parents=True)
+    for name, text in files.items():
+        (trust / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    (trust / "nda.md").write_text(NDA_TEXT, encoding="utf-8")
+    write_pdf(trust / "private" / "soc2.pdf")
+    write_pdf(trust / "private" / "pentest.pdf", pages=2, label="Example Co penetration test summary")
+    write_pdf(trust / "documents" / "overview.pdf", pages=1, label="Example Co security overview")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path)
