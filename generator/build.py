@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -106,8 +108,13 @@ def build(project_dir: Path, site_dir: Path | None = None, *, strict: bool = Fal
 
 
 def _swap(staging: Path, target: Path) -> None:
-    """Put the new site in place with renames: readers see the old site or the new, never half."""
+    """Put the new site in place: readers see the old site or the new, never half of one nor none."""
     os.chmod(staging, 0o755)  # noqa: S103 - a published site is world-readable, like the one it replaces
+    if target.exists() and _exchange(staging, target):
+        shutil.rmtree(staging, ignore_errors=True)  # now holds the previous site
+        return
+    # Without an atomic exchange (not Linux, or a filesystem without it): two renames, with a
+    # moment in between where the folder is missing.
     previous = None
     if target.exists():
         previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
@@ -121,3 +128,19 @@ def _swap(staging: Path, target: Path) -> None:
         raise
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two directories in one step (Linux renameat2 RENAME_EXCHANGE). False where unsupported."""
+    if sys.platform != "linux":
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return int(renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)) == 0

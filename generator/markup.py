@@ -11,7 +11,7 @@ import markdown
 from markdown.treeprocessors import Treeprocessor
 from markupsafe import Markup
 
-_SAFE_HREF = re.compile(r"^(https?://|mailto:|#|/(?!/)|\.{0,2}/|[^:/?#]+(?:[/?#]|$))", re.IGNORECASE)
+from generator import urls
 
 
 class _LinkGuard(Treeprocessor):
@@ -20,17 +20,22 @@ class _LinkGuard(Treeprocessor):
     def run(self, root: etree.Element) -> None:
         for element in root.iter():
             if element.tag == "a":
-                href = element.get("href", "")
-                if not _SAFE_HREF.match(href.strip()):
+                href = urls.safe_target(element.get("href", ""))
+                if href is None:
                     element.attrib.pop("href", None)
-                elif href.startswith(("http://", "https://")):
-                    element.set("rel", "noopener")
+                else:
+                    element.set("href", href)  # as the browser reads it; the serializer escapes it
+                    if not urls.is_local(href):
+                        element.set("rel", "noopener")
             elif element.tag == "img":
-                src = element.get("src", "")
-                if not _SAFE_HREF.match(src.strip()) or src.startswith(("http://", "https://", "mailto:")):
+                src = urls.safe_target(element.get("src", ""))
+                if src is None or not urls.is_local(src):
+                    alt = element.get("alt", "")
                     element.tag = "span"
-                    element.text = element.get("alt", "")
                     element.attrib.clear()
+                    element.text = alt
+                else:
+                    element.set("src", src)
 
 
 def _converter() -> markdown.Markdown:

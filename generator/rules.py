@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from generator import load, model, tsc
+from generator import load, model, tsc, urls
 from generator.diagnostics import ContentError, Diagnostic, Severity
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
@@ -18,7 +18,6 @@ ERROR, WARNING = Severity.ERROR, Severity.WARNING
 # Link targets inside Markdown text: inline links/images, reference definitions, autolinks.
 _MD_LINK_RE = re.compile(r"\]\(\s*<?([^)\s>]*)|^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)|<([a-zA-Z][a-zA-Z0-9+.-]*:[^>\s]*)>",
                          re.MULTILINE)
-_SAFE_TARGET_RE = re.compile(r"^(https?://|mailto:|#|/(?!/)|\.{0,2}/|[^:/?#]+(?:[/?#]|$))", re.IGNORECASE)
 
 
 @dataclasses.dataclass
@@ -78,7 +77,7 @@ def _check_links(value: Any, key: load.Key, source: load.Source) -> Iterator[Dia
     elif isinstance(value, str) and ("](" in value or "]:" in value or "<" in value):
         for match in _MD_LINK_RE.finditer(value):
             target = next(group for group in match.groups() if group is not None)
-            if target and not _SAFE_TARGET_RE.match(target):
+            if target and urls.safe_target(target) is None:
                 yield source.diagnostic(key, f"the link target '{target[:60]}' is not allowed; links must be "
                                              "http(s)://, mailto: or relative")
 

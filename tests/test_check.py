@@ -216,3 +216,20 @@ def test_gated_pdf_that_is_not_a_pdf_or_is_encrypted_is_flagged(project: Path) -
     gated.write_bytes(b"not a pdf at all")
     code, output = check(project)
     assert code == 1 and "is not a readable PDF" in output
+
+
+def test_deeply_nested_yaml_is_refused_not_a_crash(project: Path) -> None:
+    (project / "trust/faq.yaml").write_text("faq: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    code, output = check(project)
+    assert code == 1
+    assert "trust/faq.yaml:1:" in output and "nested more than 64 levels deep" in output
+
+
+@pytest.mark.parametrize("target", ["&#106;avascript:alert(1)", "javascript&colon;alert(2)", "JaVaScRiPt:alert(3)",
+                                    "//evil.example/x", "data:text/html,x"])
+def test_disguised_link_targets_are_refused(project: Path, target: str) -> None:
+    faq = project / "trust/faq.yaml"
+    faq.write_text(faq.read_text() + f'  - question: Disguised?\n    answer: "[more]({target})"\n')
+    code, output = check(project)
+    assert code == 1
+    assert "is not allowed; links must be http(s)://, mailto: or relative" in output

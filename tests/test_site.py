@@ -216,9 +216,13 @@ class _Anchors(HTMLParser):
 
 
 def test_every_internal_link_and_anchor_resolves(built: Path) -> None:
+    assert check_internal_links(built / "site") > 500
+
+
+def check_internal_links(site: Path) -> int:
+    """Asserts that every href and src inside the built site leads to a file (and anchor); returns how many."""
     from urllib.parse import unquote, urldefrag, urljoin, urlparse
 
-    site = built / "site"
     anchors: dict[Path, set[str]] = {}
 
     def ids(file: Path) -> set[str]:
@@ -243,7 +247,7 @@ def test_every_internal_link_and_anchor_resolves(built: Path) -> None:
             if fragment and file.suffix == ".html":
                 assert fragment in ids(file), f"{page.relative_to(site)}: {value} has no anchor #{fragment}"
             checked += 1
-    assert checked > 500
+    return checked
 
 
 def test_plain_mkdocs_build_uses_the_plugin_entry_point(project: Path) -> None:
@@ -264,3 +268,30 @@ def test_pages_have_no_inline_script_so_a_strict_csp_holds(built: Path) -> None:
             if 'type="application/json"' in attributes:
                 continue  # data, not code: CSP does not apply
             assert "src=" in attributes and not body.strip(), f"{page}: inline <script{attributes}>"
+
+
+def test_readers_never_see_the_site_missing_during_a_rebuild(project: Path) -> None:
+    import threading
+
+    from generator import build
+
+    build.build(project)
+    index = project / "site/index.html"
+    missing: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if not index.is_file():
+                missing.append(1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for _ in range(3):
+            build.build(project)
+    finally:
+        done.set()
+        watcher.join()
+    assert missing == []
+    assert [p.name for p in project.iterdir() if p.name.startswith(".site")] == []
