@@ -64,6 +64,14 @@ _FIELDS = ("at", "kind", "status", "link_id", "recipient", "document", "name", "
            "browser", "ip", "user_agent", "detail")
 
 
+class Revoked(Exception):
+    """A download asked for on a revoked link."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"revoked: {reason}")
+        self.reason = reason
+
+
 class Kind(enum.StrEnum):
     OPENED = "opened"  # the NDA page or the download offer was shown
     ACCEPTED = "accepted"  # the NDA was accepted in one browser
@@ -164,8 +172,12 @@ class AuditLog:
             return _append(connection, event)
 
     def record_download(self, event: Event, limit: int) -> bool:
-        """Append a download unless `limit` downloads of the link are already recorded (atomically)."""
+        """Append a download unless `limit` downloads of the link are already recorded (atomically).
+        Raises Revoked if the link has been revoked, however recently: checked in the same transaction."""
         with self._write() as connection:
+            revoked = connection.execute("SELECT reason FROM revocations WHERE link_id = ?", (event.link_id,)).fetchone()
+            if revoked is not None:
+                raise Revoked(str(revoked[0]))
             if _count(connection, event.link_id, Kind.DOWNLOADED) >= limit:
                 return False
             _append(connection, event)

@@ -254,9 +254,13 @@ def gate(host: str, port: int, db_path: Path | None, site_dir: Path | None, thre
          insecure_cookies: bool, project_dir: Path) -> None:
     """Run the gate (and serve the built site beside it) with waitress."""
     from generator import gate as gate_app
+    from generator import keys
 
     settings = gate_app.settings_for(project_dir, site_dir=site_dir, db_path=db_path,
                                      secure_cookies=not insecure_cookies)
+    if skipped := keys.demo_kids(project_dir):
+        click.echo(f"note: not trusting the demo key(s) {', '.join(skipped)} in trust/keys/; only "
+                   "`trustcenter demo` honours demo links", err=True)
     if not settings.trusted_keys:
         raise UserError("there are no public keys in trust/keys/, so every link would be refused; "
                         "run `trustcenter keys new`")
@@ -330,4 +334,41 @@ def demo(host: str, port: int, recipient: str, company: str, project_dir: Path) 
                f"--private-key {private_key} --gate-url {base}\n"
                f"audit:     .venv/bin/trustcenter audit\n"
                "stop with Ctrl+C\n")
-    gate_app.serve(gate_app.settings_for(project_dir), host=host, port=port)
+    gate_app.serve(gate_app.settings_for(project_dir, include_demo_keys=True), host=host, port=port)
+
+
+# ---------------------------------------------------------------- change notices and new trust centers
+
+
+@main.command()
+@click.option("--since", default=None, metavar="REV",
+              help="Compare from this revision (default: the merge base with origin/main, else HEAD~1).")
+@click.option("--until", default=None, metavar="REV", help="Compare up to this revision (default: the working tree).")
+@click.option("--format", "style", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+              help="markdown suits a pull-request comment or $GITHUB_STEP_SUMMARY.")
+@project_option
+@friendly
+def changes(since: str | None, until: str | None, style: str, project_dir: Path) -> None:
+    """Describe what changed in trust/ between two git revisions: subprocessors, certifications, controls..."""
+    from generator import changes as content_changes
+    from generator import history
+
+    try:
+        report = content_changes.changes(project_dir, since, until)
+    except history.GitError as exc:
+        raise UserError(str(exc)) from None
+    click.echo(content_changes.render(report, style), nl=False)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--company", default="Example Co", show_default=True, help="The company's name, as customers know it.")
+@friendly
+def init(directory: Path, company: str) -> None:
+    """Create a new trust center repository in DIRECTORY (which must be empty or not exist)."""
+    from generator import scaffold
+
+    created = scaffold.create(directory, company)
+    click.echo(f"created a trust center for {company} in {directory} ({len(created)} files)")
+    click.echo(f"next: cd {directory} && git init && git add . && git commit -m 'Trust center' ; "
+               "then edit trust/ and run `trustcenter check` and `trustcenter serve`")

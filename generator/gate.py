@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import flask
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.security import safe_join
 
 from generator import audit, links, markup, model, rules, watermark
@@ -41,6 +41,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 STYLESHEET = TEMPLATES / "gate" / "gate.css"
 SECRET_ENV = "TRUSTCENTER_GATE_SECRET"  # noqa: S105 - the name of a variable, not a secret
 MAX_FORM_BYTES = 16 * 1024
+MIN_SECRET_BYTES = 32
 MAX_FIELD_CHARS = 200
 # The same policy on every response. The static site must therefore carry no inline script or
 # style: the MkDocs overrides move Material's inline snippets into files.
@@ -84,8 +85,9 @@ class GateSettings:
 
 
 def settings_for(project_dir: Path, *, site_dir: Path | None = None, db_path: Path | None = None,
-                 secure_cookies: bool = True) -> GateSettings:
-    """Settings for a project on disk: keys from trust/keys/, a session secret kept beside the database."""
+                 secure_cookies: bool = True, include_demo_keys: bool = False) -> GateSettings:
+    """Settings for a project on disk: keys from trust/keys/ (the demo key only for `trustcenter demo`),
+    a session secret kept beside the database."""
     from generator import keys
 
     db_path = db_path or project_dir / audit.DEFAULT_DB
@@ -94,24 +96,50 @@ def settings_for(project_dir: Path, *, site_dir: Path | None = None, db_path: Pa
         site_dir=site_dir or project_dir / "site",
         db_path=db_path,
         secret_key=_session_secret(db_path.parent / "gate-session.key"),
-        trusted_keys=keys.load_trusted_keys(project_dir),
+        trusted_keys=keys.load_trusted_keys(project_dir, include_demo=include_demo_keys),
         secure_cookies=secure_cookies,
     )
 
 
+class UnsafeSessionSecret(Exception):
+    """The session secret is too short, or its file is not this user's alone; the message says what to do."""
+
+
 def _session_secret(file: Path) -> bytes:
     """From the environment, else a random secret kept in a 0600 file, so restarts keep sessions."""
-    if os.environ.get(SECRET_ENV):
-        return os.environ[SECRET_ENV].encode()
+    if SECRET_ENV in os.environ:
+        secret = os.environ[SECRET_ENV].encode()
+        if len(secret) < MIN_SECRET_BYTES:
+            raise UnsafeSessionSecret(f"{SECRET_ENV} must be at least {MIN_SECRET_BYTES} bytes; set it to the output "
+                                      "of `python -c 'import secrets; print(secrets.token_urlsafe(48))'` or unset it")
+        return secret
     if not file.exists():
         file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            return file.read_bytes()
+            return _read_session_secret(file)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(secrets.token_bytes(32))
-    return file.read_bytes()
+    return _read_session_secret(file)
+
+
+def _read_session_secret(file: Path) -> bytes:
+    """The secret file, only if this user owns it, no one else can read or write it, and it is long enough:
+    anyone who can read it can forge acceptances; anyone who can write it can choose the secret."""
+    with file.open("rb") as handle:
+        info = os.fstat(handle.fileno())
+        secret = handle.read(4096)
+    if os.name == "posix" and info.st_uid != os.getuid():
+        raise UnsafeSessionSecret(f"the session secret {file} belongs to another user; remove it (the gate makes "
+                                  "a new one) or set " + SECRET_ENV)
+    if os.name == "posix" and info.st_mode & 0o077:
+        raise UnsafeSessionSecret(f"the session secret {file} can be read or changed by other users; remove it "
+                                  f"(the gate makes a new one) or run `chmod 600 {file}`")
+    if len(secret) < MIN_SECRET_BYTES:
+        raise UnsafeSessionSecret(f"the session secret {file} is shorter than {MIN_SECRET_BYTES} bytes; remove it "
+                                  "and the gate makes a new one")
+    return secret
 
 
 # ---------------------------------------------------------------- refusals that are not about the link
@@ -272,6 +300,8 @@ class _Gate:
 
     def download(self, token: str) -> ResponseReturnValue:
         """GET: the document stamped for this recipient; only after acceptance in this browser."""
+        if flask.request.method != "GET":  # Flask adds HEAD to every GET route; a HEAD must not count
+            raise MethodNotAllowed(["GET"])
         link = self.link(token)
         if not self._accepted(link):
             raise NotAccepted("download without accepting the NDA in this browser", link)
@@ -279,8 +309,13 @@ class _Gate:
         today = dt.datetime.now(dt.UTC).date()
         stamped = watermark.watermark(self.content.document_path(document),
                                       watermark.Stamp(link.recipient, link.company, today, link.link_id))
-        # Counted atomically with the check, so parallel downloads cannot exceed the limit.
-        if not self.log.record_download(self.event(audit.Kind.DOWNLOADED, 200, link), link.max_downloads):
+        # Counted atomically with the checks, so parallel downloads cannot exceed the limit, nor one
+        # revoked while the document was being stamped go out.
+        try:
+            counted = self.log.record_download(self.event(audit.Kind.DOWNLOADED, 200, link), link.max_downloads)
+        except audit.Revoked as revoked:
+            raise links.RevokedLink(link, revoked.reason) from None
+        if not counted:
             raise links.UsedUpLink(link)
         response = flask.Response(stamped, mimetype="application/pdf")
         response.headers["Content-Disposition"] = f'attachment; filename="{document.id}-{link.link_id}.pdf"'
@@ -414,7 +449,10 @@ def serve(settings: GateSettings, *, host: str = "127.0.0.1", port: int = 8000, 
     if trusted_proxy:
         proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
                  "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}}
-    waitress.serve(app, host=host, port=port, threads=threads, ident="", clear_untrusted_proxy_headers=True, **proxy)
+    # Without max_request_body_size waitress buffers up to 1 GB of body before Flask's limit applies; it
+    # refuses a body of that size or more, so + 1 keeps Flask's limit exactly.
+    waitress.serve(app, host=host, port=port, threads=threads, ident="", clear_untrusted_proxy_headers=True,
+                   max_request_body_size=MAX_FORM_BYTES + 1, **proxy)
 
 
 # ---------------------------------------------------------------- small parts

@@ -19,6 +19,7 @@ KEYS_DIR = Path("trust") / "keys"  # committed: the public keys the gate trusts,
 STATE_DIR = ".trustcenter"  # gitignored: the demo key, the gate's database and session secret
 SIGNING_KEY_ENV = "TRUSTCENTER_SIGNING_KEY"
 DEMO_KEY_FILE = Path(STATE_DIR) / "demo-signing-key.pem"
+DEMO_KID_PREFIX = "demo-"  # trusted only by `trustcenter demo`
 MAX_KEY_FILE_BYTES = 16 * 1024
 
 
@@ -86,8 +87,11 @@ def check_private_key_location(project_dir: Path, private_path: Path) -> None:
                            f"or under {STATE_DIR}/")
 
 
-def load_trusted_keys(project_dir: Path) -> dict[str, Ed25519PublicKey]:
-    """The public keys in trust/keys/, by key id (the file name). The gate verifies links with these only."""
+def load_trusted_keys(project_dir: Path, *, include_demo: bool = False) -> dict[str, Ed25519PublicKey]:
+    """The public keys in trust/keys/, by key id (the file name). The gate verifies links with these only.
+
+    The demo key (kid demo-...) is skipped unless asked for: its private half sits in the checkout, so a
+    production gate on the same checkout must not honour links it signed."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -105,8 +109,15 @@ def load_trusted_keys(project_dir: Path) -> dict[str, Ed25519PublicKey]:
                                "`trustcenter keys new` wrote") from None
         if not isinstance(key, Ed25519PublicKey):
             raise KeyFileError(f"trust/keys/{file.name} is not an Ed25519 key; links are signed with Ed25519 only")
-        trusted[kid] = key
+        if include_demo or not kid.startswith(DEMO_KID_PREFIX):
+            trusted[kid] = key
     return trusted
+
+
+def demo_kids(project_dir: Path) -> list[str]:
+    """The demo keys listed in trust/keys/ (which load_trusted_keys skips unless asked)."""
+    folder = project_dir / KEYS_DIR
+    return sorted(file.stem for file in folder.glob(f"{DEMO_KID_PREFIX}*.pem")) if folder.is_dir() else []
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
@@ -153,7 +164,7 @@ def ensure_demo_key(project_dir: Path) -> Path:
         private_key = Ed25519PrivateKey.generate()
         _write_private_key(private_path, private_key)
     public_key = private_key.public_key()
-    kid = "demo-" + hashlib.sha256(_raw(public_key)).hexdigest()[:12]
+    kid = DEMO_KID_PREFIX + hashlib.sha256(_raw(public_key)).hexdigest()[:12]
     public_path = project_dir / KEYS_DIR / f"{kid}.pem"
     if not public_path.exists():
         _write_public_key(public_path, public_key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import secrets
 import unicodedata
 from pathlib import Path
 
@@ -57,7 +58,9 @@ def watermark(source: Path, stamp: Stamp) -> bytes:
                 with pikepdf.open(io.BytesIO(_stamp_page(width, height, stamp))) as drawn:
                     forms[key] = pdf.copy_foreign(pikepdf.Page(drawn.pages[0]).as_form_xobject())
             form = forms[key]
-            name = page.add_resource(form, pikepdf.Name.XObject, prefix="TcStamp")
+            # A random name, not a fixed one a script could look for and delete. It makes removal a little
+            # work, no more: the stamp is a deterrent, not a protection.
+            name = page.add_resource(form, pikepdf.Name.XObject, name=pikepdf.Name(f"/Fm{secrets.token_hex(6)}"))
             placement = page.calc_form_xobject_placement(form, name, box, invert_transformations=True,
                                                          allow_shrink=True, allow_expand=True)
             # q/Q isolate the page's own graphics state so the stamp is drawn in page space, on top.

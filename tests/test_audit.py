@@ -168,3 +168,13 @@ def test_the_table_never_prints_terminal_control_characters(log: audit.AuditLog,
     log.record(opened(user_agent="curl\x1b[2J\x1b]0;owned\x07"))
     _, output = run_audit(tmp_path)
     assert "\x1b" not in output and "\x07" not in output
+
+
+def test_a_download_of_a_link_revoked_after_it_was_verified_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "gate.sqlite3"
+    gate_side, revoke_side = audit.AuditLog(path), audit.AuditLog(path)
+    assert gate_side.revocation("link-0003") is None  # the gate has verified the link: not revoked
+    revoke_side.revoke("link-0003", "contract ended")  # `trustcenter link revoke`, meanwhile
+    with pytest.raises(audit.Revoked, match="contract ended"):
+        gate_side.record_download(audit.Event(audit.Kind.DOWNLOADED, 200, link_id="link-0003"), limit=5)
+    assert gate_side.downloads("link-0003") == 0

@@ -6,6 +6,7 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -30,7 +31,7 @@ from loopback import (
 )
 from support import free_port
 
-from generator import audit, gate
+from generator import audit, gate, keys
 from generator.cli import main
 
 SITE = {
@@ -400,3 +401,75 @@ def test_forwarded_addresses_are_believed_only_from_the_named_proxy(project: Pat
 def test_trustcenter_gate_refuses_to_start_without_trusted_keys(project: Path) -> None:
     result = CliRunner().invoke(main, ["gate", "--project", str(project)])
     assert result.exit_code == 1 and "no public keys in trust/keys/" in result.output
+
+
+# ---------------------------------------------------------------- found in review
+
+
+def test_a_huge_request_body_is_refused_before_it_is_read(project: Path, signer: Signer) -> None:
+    with cli_gate(project) as (browser, _):
+        with socket.create_connection((browser.host, browser.port), timeout=10) as connection:
+            connection.sendall(f"POST /access/{signer.token()} HTTP/1.1\r\nHost: {browser.host}\r\n"
+                               "Content-Type: application/x-www-form-urlencoded\r\n"
+                               f"Content-Length: {200 * 1024 * 1024}\r\n\r\n".encode() + b"name=x&" * 100)
+            started = time.monotonic()
+            answer = connection.recv(4096)  # times out if the gate waits for the other 200 MB
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:80]
+        assert time.monotonic() - started < 5
+
+
+def secret_file(tmp_path: Path, content: bytes = bytes(range(32)), mode: int = 0o600) -> Path:
+    file = tmp_path / "state" / "gate-session.key"
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_bytes(content)
+    file.chmod(mode)
+    return file
+
+
+def settings_beside(tmp_path: Path, project: Path) -> gate.GateSettings:
+    return gate.settings_for(project, db_path=tmp_path / "state" / "gate.sqlite3")
+
+
+def test_a_session_secret_file_others_can_read_is_refused(project: Path, tmp_path: Path) -> None:
+    secret_file(tmp_path, mode=0o644)
+    with pytest.raises(gate.UnsafeSessionSecret, match="chmod 600"):
+        settings_beside(tmp_path, project)
+
+
+def test_a_session_secret_file_owned_by_another_user_is_refused(project: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    owner = secret_file(tmp_path).stat().st_uid
+    monkeypatch.setattr(gate.os, "getuid", lambda: owner + 1)
+    with pytest.raises(gate.UnsafeSessionSecret, match="belongs to another user"):
+        settings_beside(tmp_path, project)
+
+
+def test_a_short_session_secret_file_is_refused(project: Path, tmp_path: Path) -> None:
+    secret_file(tmp_path, content=b"short")
+    with pytest.raises(gate.UnsafeSessionSecret, match="shorter than 32 bytes"):
+        settings_beside(tmp_path, project)
+
+
+def test_a_short_session_secret_in_the_environment_is_refused(project: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(gate.SECRET_ENV, "x" * 31)
+    with pytest.raises(gate.UnsafeSessionSecret, match="at least 32 bytes"):
+        settings_beside(tmp_path, project)
+    monkeypatch.setenv(gate.SECRET_ENV, "x" * 32)
+    assert settings_beside(tmp_path, project).secret_key == b"x" * 32
+
+
+def test_trustcenter_gate_refuses_an_unsafe_session_secret_in_one_sentence(project: Path, tmp_path: Path) -> None:
+    secret_file(tmp_path, mode=0o644)
+    result = CliRunner().invoke(main, ["gate", "--project", str(project), "--db", str(tmp_path / "state" / "gate.sqlite3")])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: the session secret ") and result.output.count("\n") == 1
+
+
+def test_trustcenter_gate_notes_that_it_does_not_trust_the_demo_key(project: Path) -> None:
+    keys.ensure_demo_key(project)
+    # A process of its own, so a gate that did trust the demo key would time out instead of serving forever.
+    finished = subprocess.run([sys.executable, "-m", "generator", "gate", "--port", str(free_port()), "--project",
+                               str(project)], capture_output=True, text=True, timeout=30)
+    assert "note: not trusting the demo key(s) demo-" in finished.stderr
+    assert finished.returncode == 1 and "no public keys in trust/keys/" in finished.stderr

@@ -28,7 +28,7 @@ from loopback import (
     settings,
 )
 
-from generator import audit, links
+from generator import audit, gate, keys, links, watermark
 
 
 @dataclasses.dataclass
@@ -414,3 +414,77 @@ def test_a_forged_session_cookie_is_ignored(target: Target) -> None:
     payload = b64(json.dumps({"accepted": [link.link_id], "browser": "x", "csrf": "y"}).encode())
     browser.cookies[name] = f"{payload}.AAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAA"
     target.assert_refused(target.attempt(token, "/download", browser=browser), 403, token)
+
+
+# ---------------------------------------------------------------- found in review
+
+
+def expired_claims(target: Target, **changes: Any) -> dict[str, Any]:
+    day_ago = int((now() - dt.timedelta(days=1)).timestamp())
+    return claims(target, iat=day_ago, nbf=day_ago, exp=int((now() - dt.timedelta(minutes=5)).timestamp()), **changes)
+
+
+def test_an_expired_link_with_a_wrong_audience_is_refused_as_invalid_and_audited(target: Target) -> None:
+    token = target.signer.raw(expired_claims(target, aud="some-other-service"))
+    target.assert_refused(target.attempt(token), 403, token)
+
+
+def test_an_expired_link_with_a_wrong_issuer_is_refused_as_invalid_and_audited(target: Target) -> None:
+    token = target.signer.raw(expired_claims(target, iss="https://evil.example"))
+    target.assert_refused(target.attempt(token), 403, token)
+
+
+def test_an_expired_link_for_an_unknown_document_is_refused_as_invalid(target: Target) -> None:
+    token = target.signer.raw(expired_claims(target, doc="no-such-report"))
+    reply = target.attempt(token)
+    target.assert_refused(reply, 403, token)
+    assert "expired" not in reply.text
+
+
+def test_a_token_with_a_trailing_newline_is_refused(target: Target) -> None:
+    token = target.signer.token(nda_on_file=True)
+    for suffix in ("%0A", "%0A/download"):
+        reply = target.attempt(token, suffix)
+        assert reply.status == 403 and b"%PDF" not in reply.body
+        last = target.events()[-1]
+        assert (last.kind, last.status) == ("denied", 403)
+        assert last.detail and links.fingerprint(token + "\n") in last.detail
+        assert last.detail.startswith("not a JWT")  # refused by the pattern, before any parsing
+
+
+def test_head_requests_on_the_download_do_not_use_up_the_link(target: Target) -> None:
+    token = target.signer.token(max_downloads=1, nda_on_file=True)
+    browser = target.gate.browser()
+    assert [browser.request("HEAD", f"/access/{token}/download").status for _ in range(2)] == [405, 405]
+    assert browser.get(f"/access/{token}/download").status == 200
+    assert [row.kind for row in target.events()].count("downloaded") == 1
+
+
+def test_a_link_revoked_while_its_download_is_being_stamped_is_refused(target: Target,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    link = target.signer.link(nda_on_file=True)
+    token = target.signer.token(link)
+    stamp = watermark.watermark
+
+    def revoke_then_stamp(*args: Any) -> bytes:
+        target.gate.app.extensions["trustcenter.gate"].log.revoke(link.link_id, "contract ended")
+        return stamp(*args)
+
+    monkeypatch.setattr(watermark, "watermark", revoke_then_stamp)
+    reply = target.attempt(token, "/download")
+    target.assert_refused(reply, 410, token)
+    assert "withdrawn" in reply.text
+    assert "downloaded" not in [row.kind for row in target.events()]
+
+
+def test_a_gate_with_default_settings_refuses_links_signed_with_the_demo_key(project: Path, tmp_path: Path) -> None:
+    private = keys.load_private_key(keys.ensure_demo_key(project))
+    (public,) = (project / "trust" / "keys").glob("demo-*.pem")
+    add_signing_key(project, tmp_path)  # a production key is listed too
+    token = Signer(private, public.stem).token(nda_on_file=True)
+    with running_gate(gate.settings_for(project, db_path=tmp_path / "state" / "gate.sqlite3")) as started:
+        target = Target(started, Signer(private, public.stem), project)
+        target.assert_refused(target.attempt(token), 403, token)
+    demo = gate.settings_for(project, db_path=tmp_path / "demo" / "gate.sqlite3", include_demo_keys=True)
+    with running_gate(demo) as started:
+        assert started.browser().get(f"/access/{token}").status == 200

@@ -115,6 +115,19 @@ def check(project: Path) -> str:
     return result.output
 
 
+def stamp_names(pdf: Path) -> set[str]:
+    with pikepdf.open(pdf) as opened:
+        return {str(name) for page in opened.pages for name in page.resources.get("/XObject", {}).keys()}
+
+
+def test_the_stamp_has_no_fixed_name_a_script_could_delete_it_by(tmp_path: Path) -> None:
+    source = write_pdf(tmp_path / "report.pdf", pages=2)
+    first = stamp_names(stamped(source, tmp_path))
+    second = stamp_names(stamped(source, tmp_path))
+    assert len(first) == 2 and not first & second
+    assert not any(name.lower().startswith(("/tc", "/stamp", "/watermark")) for name in first | second)
+
+
 def test_check_flags_a_missing_gated_file(project: Path) -> None:
     (project / "trust" / "private" / "soc2.pdf").unlink()
     assert "trust/documents.yaml:" in (output := check(project)) and "'private/soc2.pdf' does not exist" in output

@@ -118,7 +118,7 @@ def test_the_demo_key_is_made_once_under_the_state_folder_and_listed_in_trust_ke
     assert len(listed) == 1
     assert keys.ensure_demo_key(project) == private
     assert list((project / "trust" / "keys").glob("demo-*.pem")) == listed
-    trusted = keys.load_trusted_keys(project)
+    trusted = keys.load_trusted_keys(project, include_demo=True)
     assert keys.kid_of(keys.load_private_key(private), trusted) == listed[0].stem
 
 
@@ -128,3 +128,11 @@ def test_the_demo_key_relists_its_public_key_if_it_was_removed(project: Path) ->
     public.unlink()
     keys.ensure_demo_key(project)
     assert public.is_file()
+
+
+def test_the_demo_key_is_trusted_only_when_asked_for(project: Path, tmp_path: Path) -> None:
+    keys.create_key_pair(project, kid="prod", private_key_path=tmp_path / "prod.pem")
+    keys.ensure_demo_key(project)
+    (demo,) = keys.demo_kids(project)
+    assert sorted(keys.load_trusted_keys(project)) == ["prod"]
+    assert sorted(keys.load_trusted_keys(project, include_demo=True)) == sorted(["prod", demo])

@@ -205,3 +205,12 @@ def test_link_revoke_records_the_revocation_for_the_gate(project: Path) -> None:
 def test_link_revoke_refuses_something_that_is_not_a_link_id(project: Path) -> None:
     result = CliRunner().invoke(main, ["link", "revoke", "x'; DROP TABLE events;--", "--project", str(project)])
     assert result.exit_code == 1 and "is not a link id" in result.output
+
+
+def test_link_create_refuses_hostile_yaml_with_a_located_message(project: Path) -> None:
+    from generator import links
+
+    (project / "trust/documents.yaml").write_text("documents: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    request = links.LinkRequest("soc2-report", "jane@customer.example")
+    with pytest.raises(links.CannotCreateLink, match=r"documents.yaml:1:\d+: error: values are nested more than 64"):
+        links.create(project, request, private_key_path=project / "no-key-needed-to-fail-first.pem")
