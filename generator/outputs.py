@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 import xml.etree.ElementTree as etree
+from collections.abc import Sequence
 from typing import Any
 
-from generator import countries, markup, model, pages
+from generator import countries, history, markup, model, pages
 
 TRUST_JSON = "trust.json"
 SUBPROCESSORS_JSON = "subprocessors.json"
@@ -21,13 +23,13 @@ BRAND_CSS = "assets/stylesheets/brand.css"
 _ATOM = "http://www.w3.org/2005/Atom"
 
 
-def render_outputs(tc: model.TrustCenter) -> dict[str, str]:
-    """Every generated non-page file: path in the site -> text."""
+def render_outputs(tc: model.TrustCenter, events: Sequence[history.SubprocessorEvent] = ()) -> dict[str, str]:
+    """Every generated non-page file: path in the site -> text (`events`: see pages.render_pages)."""
     return {
         TRUST_JSON: trust_json(tc),
         SUBPROCESSORS_JSON: json.dumps(_subprocessors(tc), indent=2, ensure_ascii=False) + "\n",
         SUBPROCESSORS_CSV: subprocessors_csv(tc),
-        FEED: atom_feed(tc),
+        FEED: atom_feed(tc, events),
         SECURITY_TXT: security_txt(tc),
         BRAND_CSS: brand_css(tc.company.brand_colour),
     }
@@ -133,7 +135,7 @@ def _csv_safe(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def atom_feed(tc: model.TrustCenter) -> str:
+def atom_feed(tc: model.TrustCenter, events: Sequence[history.SubprocessorEvent] = ()) -> str:
     """Updates and subprocessor changes, newest first (RFC 4287)."""
     linker = pages.Linker()
     entries: list[tuple[dt.date, str, str, str, str]] = []  # date, id, title, link, html
@@ -141,14 +143,20 @@ def atom_feed(tc: model.TrustCenter) -> str:
         if update.date <= tc.today:
             link = _url(tc, linker.page_url(pages.UPDATES) + f"#{update.slug}")
             entries.append((update.date, link, update.title, link, str(markup.render(update.body))))
-    for change in pages.subprocessor_history(tc):
+    for change in pages.subprocessor_history(tc, events):
         sub = change.subprocessor
-        verb = "added" if change.kind == "added" else "removed"
+        verb = change.kind
         link = _url(tc, linker.page_url(pages.SUBPROCESSORS) + ("#history" if change.kind == "removed"
                                                                  else f"#{sub.slug}"))
-        summary = (f"<p>{_escape(sub.name)} was {verb} as a subprocessor on {change.date.isoformat()}. "
-                   f"Purpose: {_escape(sub.purpose)}. Locations: {_escape(countries_text(sub.locations))}.</p>")
+        if change.details:
+            summary = (f"<p>{_escape(sub.name)} changed on {change.date.isoformat()}: "
+                       f"{_escape(change.details)}.</p>")
+        else:
+            summary = (f"<p>{_escape(sub.name)} was {verb} as a subprocessor on {change.date.isoformat()}. "
+                       f"Purpose: {_escape(sub.purpose.rstrip('.'))}. Locations: {_escape(countries_text(sub.locations))}.</p>")
         entry_id = f"{_url(tc, linker.page_url(pages.SUBPROCESSORS))}#{verb}-{sub.slug}-{change.date.isoformat()}"
+        if change.details:
+            entry_id += "-" + hashlib.sha256(change.details.encode()).hexdigest()[:8]
         entries.append((change.date, entry_id, f"Subprocessor {verb}: {sub.name}", link, summary))
     entries.sort(key=lambda e: (e[0], e[1]), reverse=True)
     etree.register_namespace("", _ATOM)

@@ -7,12 +7,13 @@ import datetime as dt
 import html
 import posixpath
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import jinja2
 import yaml
 
-from generator import countries, markup, model, tsc
+from generator import countries, history, markup, model, tsc
 
 # The generated pages in navigation order: source path -> navigation title.
 INDEX = "index.md"
@@ -107,8 +108,12 @@ def _env() -> jinja2.Environment:
     return _ENV
 
 
-def render_pages(tc: model.TrustCenter, linker: Linker | None = None) -> dict[str, str]:
-    """Every generated page: source path (as if under docs_dir) -> Markdown."""
+def render_pages(tc: model.TrustCenter, linker: Linker | None = None,
+                 events: Sequence[history.SubprocessorEvent] = ()) -> dict[str, str]:
+    """Every generated page: source path (as if under docs_dir) -> Markdown.
+
+    `events` are the subprocessor changes only git knows (see history.py); the plugin passes them.
+    """
     linker = linker or Linker()
     today = tc.today
     documents = {d.id: d for d in tc.documents}
@@ -118,7 +123,7 @@ def render_pages(tc: model.TrustCenter, linker: Linker | None = None) -> dict[st
     subs = tc.subprocessors.subprocessors
     current_subs = sorted((s for s in subs if s.is_current(today)), key=lambda s: s.name.casefold())
     upcoming_subs = sorted((s for s in subs if s.added > today), key=lambda s: s.added)
-    history = _subprocessor_history(subs, today)
+    changes = _subprocessor_history(subs, today, events)
     updates = sorted(tc.updates, key=lambda u: u.date, reverse=True)
     base: dict[str, Any] = {
         "tc": tc, "company": tc.company, "today": today, "certs": certs, "Status": model.Status,
@@ -161,7 +166,7 @@ def render_pages(tc: model.TrustCenter, linker: Linker | None = None) -> dict[st
          status_counts=status_counts, control_count=len(controls), ControlStatus=model.ControlStatus)
     page(SUBPROCESSORS, "subprocessors.md", "Subprocessors",
          f"Third parties that process customer data for {name}: purpose, data, locations and change history.",
-         current_subs=current_subs, upcoming_subs=upcoming_subs, history=history)
+         current_subs=current_subs, upcoming_subs=upcoming_subs, history=changes)
     page(DOCUMENTS, "documents.md", "Documents",
          f"Security and compliance documents of {name}: public downloads and reports available under NDA.",
          public=tc.public_documents, gated=tc.gated_documents, public_dir=PUBLIC_DOCUMENTS_DIR)
@@ -202,18 +207,39 @@ def _nav_links(tc: model.TrustCenter) -> dict[str, str]:
 @dataclasses.dataclass(frozen=True)
 class SubprocessorChange:
     date: dt.date
-    kind: str  # "added" or "removed"
+    kind: str  # "added", "removed" or "changed"
     subprocessor: model.Subprocessor
+    details: str = ""  # for "changed": what changed, in words
+
+    @property
+    def label(self) -> str:
+        return self.kind.capitalize()
 
 
-def _subprocessor_history(subs: list[model.Subprocessor], today: dt.date) -> list[SubprocessorChange]:
+def _subprocessor_history(subs: list[model.Subprocessor], today: dt.date,
+                          events: Sequence[history.SubprocessorEvent] = ()) -> list[SubprocessorChange]:
+    # The YAML's added/removed dates come first; git adds what the YAML no longer says: entries deleted
+    # without a `removed:` date (dated by the commit that deleted them) and edits to an entry.
     changes = [SubprocessorChange(s.added, "added", s) for s in subs]
     changes += [SubprocessorChange(s.removed, "removed", s) for s in subs if s.removed]
-    return sorted((c for c in changes if c.date <= today), key=lambda c: (c.date, c.subprocessor.name), reverse=True)
+    listed = {s.name: s for s in subs}
+    for event in events:
+        sub = event.subprocessor
+        if event.kind == "removed":
+            again = listed.get(sub.name)
+            if again is not None and again.added <= event.date:
+                continue  # still listed (or listed again): the YAML tells its story
+            changes += [SubprocessorChange(sub.added, "added", sub), SubprocessorChange(event.date, "removed", sub)]
+        elif sub.name in listed:
+            changes.append(SubprocessorChange(event.date, "changed", sub, event.details[:1].upper() + event.details[1:]))
+    unique = {(c.date, c.kind, c.subprocessor.name, c.details): c for c in changes}
+    return sorted((c for c in unique.values() if c.date <= today),
+                  key=lambda c: (c.date, c.subprocessor.name, c.kind), reverse=True)
 
 
-def subprocessor_history(tc: model.TrustCenter) -> list[SubprocessorChange]:
-    return _subprocessor_history(tc.subprocessors.subprocessors, tc.today)
+def subprocessor_history(tc: model.TrustCenter,
+                         events: Sequence[history.SubprocessorEvent] = ()) -> list[SubprocessorChange]:
+    return _subprocessor_history(tc.subprocessors.subprocessors, tc.today, events)
 
 
 def _faq_groups(entries: list[model.FaqEntry]) -> list[tuple[str, list[model.FaqEntry]]]:

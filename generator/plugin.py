@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
 from mkdocs.config import config_options
 from mkdocs.config.base import Config
 from mkdocs.config.defaults import MkDocsConfig
@@ -18,7 +19,7 @@ from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
 from mkdocs.utils.templates import TemplateContext
 
-from generator import leaks, model, outputs, pages, rules, schema
+from generator import history, hosting, leaks, model, outputs, pages, rules, schema, theme
 from generator.diagnostics import Severity
 
 log = logging.getLogger("mkdocs.plugins.trustcenter")
@@ -55,9 +56,10 @@ class TrustCenterPlugin(BasePlugin[TrustCenterConfig]):
                 raise PluginError("trust/ has errors (listed above); fix them and build again")
             self.trust_center = result.model
         company = self.model.company
-        # MkDocs themes render config and page values without autoescape: escape what came from YAML.
-        config.site_name = html.escape(company.name + " Trust Center")
-        config.site_description = config.site_description or html.escape(company.tagline or "")
+        # MkDocs themes render config and page values without autoescape, and Material escapes some
+        # uses itself: escaped text marked safe (Markup) is right in both kinds of place.
+        config.site_name = Markup(html.escape(company.name + " Trust Center"))  # noqa: S704 - escaped
+        config.site_description = config.site_description or Markup(html.escape(company.tagline or ""))  # noqa: S704
         config.site_url = config.site_url or company.trust_center_url.rstrip("/") + "/"
         if company.logo:
             config.theme["logo"] = config.theme["favicon"] = self._logo_uri()
@@ -72,8 +74,11 @@ class TrustCenterPlugin(BasePlugin[TrustCenterConfig]):
         tc = self.model
         linker = pages.Linker(config.use_directory_urls)
         generated: dict[str, str | bytes] = {}
-        generated.update(pages.render_pages(tc, linker))
-        generated.update(outputs.render_outputs(tc))
+        # Subprocessor changes only git knows (deleted entries, edits); [] when the project is not a git repository.
+        events = history.subprocessor_events(self._project_dir(config), tc.today)
+        generated.update(pages.render_pages(tc, linker, events))
+        generated.update(outputs.render_outputs(tc, events))
+        generated[hosting.HEADERS_FILE] = hosting.headers_file()
         for src_uri, content in generated.items():
             self._add(files, File.generated(config, src_uri, content=content, inclusion=InclusionLevel.INCLUDED))
         # The committed schemas (a test keeps them equal to the model): generating them costs ~90 ms a build.
@@ -96,12 +101,27 @@ class TrustCenterPlugin(BasePlugin[TrustCenterConfig]):
                               "rename or remove it")
         files.append(file)
 
+    def on_page_markdown(self, markdown: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str:
+        if page.file.generated_by is not None:
+            # Generated front matter holds escaped text (pages.py): mark it safe, as above.
+            for key in ("title", "description"):
+                if isinstance(page.meta.get(key), str):
+                    page.meta[key] = Markup(page.meta[key])  # noqa: S704 - escaped by pages.py
+        return markdown
+
     def on_page_context(self, context: TemplateContext, /, *, page: Page, config: MkDocsConfig,
                         nav: Navigation) -> TemplateContext:
         # Extra keys for overrides/main.html; TemplateContext lists only MkDocs' own.
         context["trust_center"] = self.model  # type: ignore[typeddict-unknown-key]
         context["last_updated"] = pages.nice_date(self.model.last_updated)  # type: ignore[typeddict-unknown-key]
         return context
+
+    def on_post_page(self, output: str, /, *, page: Page, config: MkDocsConfig) -> str:
+        return theme.valid_html(output)
+
+    def on_post_template(self, output_content: str, /, *, template_name: str, config: MkDocsConfig) -> str:
+        # 404.html is rendered as a theme template, not as a page.
+        return theme.valid_html(output_content) if template_name.endswith(".html") else output_content
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         # A gated document must never reach the site, whatever site_src/ or a theme did.

@@ -128,7 +128,8 @@ def cli_reference(group: click.Group) -> str:
         for param in command.params:
             record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
             if record:
-                rows.append(f"| `{record[0]}` | {record[1].replace('|', '/')} |")
+                option, meaning = (part.replace("|", "\\|") for part in record)
+                rows.append(f"| `{option}` | {meaning} |")
         if rows:
             out.extend(["| option | meaning |", "| --- | --- |", *rows, ""])
 

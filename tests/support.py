@@ -70,3 +70,23 @@ def serve_directory(directory: Path):  # type: ignore[no-untyped-def]
 class _QuietHandler(__import__("http.server").server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+def git(cwd: Path, *args: str, date: str | None = None) -> str:
+    """Run git in cwd as a fixed test identity; `date` (YYYY-MM-DD) sets the commit's dates."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Compliance Team", "GIT_AUTHOR_EMAIL": "compliance@example.test",
+           "GIT_COMMITTER_NAME": "Compliance Team", "GIT_COMMITTER_EMAIL": "compliance@example.test",
+           "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    if date:
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"{date}T12:00:00+00:00"
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+def git_repo(project: Path, date: str | None = None) -> Path:
+    """Make project a git repository on branch main with everything committed once."""
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "Trust center", date=date)
+    return project

@@ -150,6 +150,7 @@ def test_pages_load_nothing_from_other_hosts(built: Path) -> None:
 
 
 def test_hostile_text_is_escaped_not_executed(project: Path) -> None:
+    edit(project / "trust/company.yaml", "name: Halyard Systems, Inc.", 'name: "Halyard <b>&</b> \\"Sons\\""')
     edit(project / "trust/company.yaml", "tagline:",
          'tagline: "<script>alert(1)</script> & <b>bold</b> \\" onmouseover=\\"alert(3)"\nx_old_tagline:')
     text = (project / "trust/company.yaml").read_text()
@@ -165,6 +166,7 @@ def test_hostile_text_is_escaped_not_executed(project: Path) -> None:
     everything = "".join(p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
     assert "<script>alert(1)</script>" not in everything
     assert '" onmouseover="alert(3)' not in everything
+    assert "&amp;amp;" not in everything and "&amp;lt;" not in everything and "&amp;quot;" not in everything
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in read(site, "index.html")
     assert "<img src=x" not in everything and "&lt;img src=x onerror=alert(2)&gt;" in read(site, "subprocessors/index.html")
     assert "<iframe" not in everything and "&lt;iframe" in read(site, "faq/index.html")
