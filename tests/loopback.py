@@ -93,10 +93,15 @@ def running_gate(gate_settings: gate.GateSettings, threads: int = 8) -> Iterator
     try:
         yield RunningGate(f"http://127.0.0.1:{port}", "127.0.0.1", port, app)
     finally:
-        # Close every socket from the server's own thread, so its select() never sees a closed one.
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        thread.join(timeout=10)
+        # Workers first, so no request thread is still writing to a channel while it closes.
         server.task_dispatcher.shutdown()
+        try:
+            # Then every socket from the server's own thread, so its select() never sees a closed one.
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        except OSError:
+            # The trigger is gone (its loop already ended): nothing else is using the sockets now.
+            wasyncore.close_all(server._map, ignore_all=True)
+        thread.join(timeout=10)
         gate.close(app)
 
 
