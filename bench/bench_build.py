@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale import copy_project, scaled_project
+from scale import copy_demo, scaled_project
 
 from generator import build, outputs, pages, rules, schema
 
@@ -82,7 +82,7 @@ def main() -> None:
     logging.getLogger("mkdocs").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        demo = copy_project(root / "demo")
+        demo = copy_demo(root / "demo")
         bare = bare_project(demo, root / "bare")
         ours = median_seconds(lambda: build.build(demo, root / "site-ours"), args.runs)
         plain = median_seconds(lambda: mkdocs_build(bare, root / "site-bare"), args.runs)

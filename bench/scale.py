@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import re
-import shutil
+import sys
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def copy_project(dest: Path) -> Path:
-    for part in ("trust", "site_src", "overrides", "mkdocs.yml"):
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, dest / part, ignore=shutil.ignore_patterns("demo-*.pem"))
-        else:
-            shutil.copy2(source, dest / part)
-    return dest
+sys.path.insert(0, str(REPO / "tests"))
+from support import copy_demo  # noqa: E402 - the same copy of the demo the tests use
 
 
 def scaled_project(dest: Path, factor: int) -> Path:
     """A copy of the demo whose subprocessors and controls are repeated `factor` times."""
-    copy_project(dest)
+    copy_demo(dest)
     trust = dest / "trust"
     subs = yaml.safe_load((trust / "subprocessors.yaml").read_text())
     originals = subs["subprocessors"]
@@ -78,7 +70,7 @@ def sized_project(dest: Path, *, subprocessors: int = 500, controls: int = 300) 
 
     The demo's own entries come first; the rest get distinct, plausible names built from word lists,
     spread over the demo's control categories so every page keeps its structure."""
-    copy_project(dest)
+    copy_demo(dest)
     trust = dest / "trust"
     subs = yaml.safe_load((trust / "subprocessors.yaml").read_text())
     names = {sub["name"] for sub in subs["subprocessors"]}

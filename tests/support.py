@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_PARTS = ("trust", "site_src", "overrides", "mkdocs.yml")
@@ -90,3 +93,21 @@ def git_repo(project: Path, date: str | None = None) -> Path:
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "Trust center", date=date)
     return project
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright. A missing browser fails: browser tests are never skipped.
+
+    Use it from module-scoped fixtures: a running sync Playwright keeps an event loop that
+    another module's Playwright cannot share.
+    """
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}: run `make test` (it installs it)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -12,24 +12,14 @@ from urllib.parse import urlsplit
 import pikepdf
 import pytest
 from loopback import RECIPIENT, RunningGate, Signer, add_signing_key, running_gate, settings
-from support import CHROMIUM, CHROMIUM_ARGS, copy_demo, run_cli
-
-# The arguments the brief fixes for Chromium in CI (support.CHROMIUM_ARGS adds a few more).
-REQUIRED_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+from support import chromium as launch_chromium
+from support import copy_demo, run_cli
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    # A missing browser fails here: these tests are part of the suite, never skipped.
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}: install Debian's chromium (make test does)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=list(dict.fromkeys([*REQUIRED_ARGS, *CHROMIUM_ARGS])))
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

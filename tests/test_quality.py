@@ -17,7 +17,7 @@ import pytest
 import quality
 from conftest import make_project
 from loopback import add_signing_key, running_gate, settings
-from support import CHROMIUM, CHROMIUM_ARGS, REPO, copy_demo, run_cli
+from support import CHROMIUM, CHROMIUM_ARGS, REPO, chromium, copy_demo, run_cli
 from test_site import check_internal_links
 
 CONTENT_SETS = ["demo", "large"]
@@ -75,14 +75,8 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    # Module scope: a running sync Playwright keeps an event loop that other modules' browsers cannot share.
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}: run `make test` (it installs it)"
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as instance:
         yield instance
-        instance.close()
 
 
 @dataclasses.dataclass

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from support import CHROMIUM, CHROMIUM_ARGS, copy_demo, run_cli, serve_directory
+from support import chromium, copy_demo, run_cli, serve_directory
 
 from generator import rules
 
@@ -27,14 +27,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    # A missing browser fails here: the browser tests are part of the suite, never skipped.
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}: run `make test` (it installs it)"
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as instance:
         yield instance
-        instance.close()
 
 
 def open_page(browser: Any, url: str, scheme: str = "light", javascript: bool = True) -> tuple[Any, Any, list[str]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from support import CHROMIUM, CHROMIUM_ARGS, copy_demo, run_cli
+from support import chromium, copy_demo, run_cli
 
 from generator import hosting
 
@@ -61,15 +61,8 @@ def in_browser(action: Callable[[Any], None]) -> None:
     start where another module's browser (a session fixture) already runs an event loop."""
 
     def run() -> None:
-        from playwright.sync_api import sync_playwright
-
-        assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}: run `make test` (it installs it)"
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                action(browser)
-            finally:
-                browser.close()
+        with chromium() as browser:
+            action(browser)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(run).result(timeout=300)
