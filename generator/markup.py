@@ -15,7 +15,13 @@ from generator import urls
 
 
 class _LinkGuard(Treeprocessor):
-    """Drops link targets with other schemes, and images from other hosts (no external requests)."""
+    """Drops link targets with other schemes, and images from other hosts (no external requests).
+
+    Links within the site are written relative to the site root (`[feed](feed.xml)`), since a
+    text does not know which page shows it; `site_root` (e.g. "../") makes them work from there.
+    """
+
+    site_root = ""
 
     def run(self, root: etree.Element) -> None:
         for element in root.iter():
@@ -24,7 +30,7 @@ class _LinkGuard(Treeprocessor):
                 if href is None:
                     element.attrib.pop("href", None)
                 else:
-                    element.set("href", href)  # as the browser reads it; the serializer escapes it
+                    element.set("href", self._from_page(href))  # as the browser reads it; escaped on output
                     if not urls.is_local(href):
                         element.set("rel", "noopener")
             elif element.tag == "img":
@@ -35,7 +41,12 @@ class _LinkGuard(Treeprocessor):
                     element.attrib.clear()
                     element.text = alt
                 else:
-                    element.set("src", src)
+                    element.set("src", self._from_page(src))
+
+    def _from_page(self, target: str) -> str:
+        if not urls.is_local(target) or target.startswith("#"):
+            return target
+        return self.site_root + target.lstrip("/")
 
 
 def _converter() -> markdown.Markdown:
@@ -52,19 +63,23 @@ def _shared() -> markdown.Markdown:
     return _converter()
 
 
-def render(text: str, *, heading_offset: int = 0) -> Markup:
-    """Markdown to HTML. heading_offset shifts headings down (a # in an answer becomes an h3)."""
+def render(text: str, *, heading_offset: int = 0, site_root: str = "") -> Markup:
+    """Markdown to HTML. heading_offset shifts headings down (a # in an answer becomes an h3);
+    site_root is the way from the page showing the text to the site root (e.g. "../")."""
     converter = _shared()
     converter.reset()
+    guard = converter.treeprocessors["trustcenter_link_guard"]
+    assert isinstance(guard, _LinkGuard)
+    guard.site_root = site_root
     output = converter.convert(text)
     if heading_offset:
         output = re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m[1]}h{min(6, int(m[2]) + heading_offset)}", output)
     return Markup(output)  # noqa: S704 - produced by Markdown with raw HTML disabled
 
 
-def inline(text: str) -> Markup:
+def inline(text: str, *, site_root: str = "") -> Markup:
     """Markdown for one line (no surrounding paragraph)."""
-    output = str(render(text))
+    output = str(render(text, site_root=site_root))
     if output.startswith("<p>") and output.endswith("</p>") and output.count("<p>") == 1:
         output = output[3:-4]
     return Markup(output)  # noqa: S704 - see render()

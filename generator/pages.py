@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import jinja2
+import jinja2.runtime
 import yaml
+from markupsafe import Markup
 
 from generator import countries, history, markup, model, tsc
 
@@ -57,6 +59,11 @@ class Linker:
             relative = "./" if relative == "." else relative.rstrip("/") + "/"
         return relative + (f"#{anchor}" if anchor else "")
 
+    def to_root(self, from_src: str) -> str:
+        """The way from a page to the site root: '' for the home page, '../' one level down."""
+        base = self._base(from_src)
+        return "../" * (base.count("/") + 1) if base else ""
+
     def to_file(self, from_src: str, path: str) -> str:
         return posixpath.relpath(path, self._base(from_src) or ".")
 
@@ -80,6 +87,16 @@ class CertView:
     documents: list[model.Document]
 
 
+@jinja2.pass_context
+def _markdown(context: jinja2.runtime.Context, text: str, heading_offset: int = 0) -> Markup:
+    return markup.render(text, heading_offset=heading_offset, site_root=context["linker"].to_root(context["src"]))
+
+
+@jinja2.pass_context
+def _markdown_inline(context: jinja2.runtime.Context, text: str) -> Markup:
+    return markup.inline(text, site_root=context["linker"].to_root(context["src"]))
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("generator", "templates/pages"),
@@ -92,7 +109,7 @@ def _environment() -> jinja2.Environment:
         comment_start_string="<#--",
         comment_end_string="--#>",
     )
-    env.filters.update(md=markup.render, md_inline=markup.inline, heading=markup.heading_text,
+    env.filters.update(md=_markdown, md_inline=_markdown_inline, heading=markup.heading_text,
                        date=nice_date, period=period_text, countries=country_names)
     env.globals.update(criteria_titles=tsc.CRITERIA, categories=tsc.CATEGORIES, countries=countries.NAMES)
     return env

@@ -18,7 +18,10 @@ from what `trustcenter check` accepts. Do not edit by hand.
 Every file under `trust/` is YAML. Unknown and duplicate keys are errors. Dates are ISO 8601
 (`2026-06-30`). Countries are ISO 3166-1 alpha-2 codes (`US`, `DE`, `NO`). URLs must be
 `https://`, `http://` or `mailto:`. Fields marked *Markdown* accept Markdown; raw HTML in any
-field is shown as text, never executed. Each file has a JSON Schema in
+field is shown as text, never executed. Links in Markdown may be `https://`, `http://`,
+`mailto:` or within the site; links within the site are written relative to the site root
+(`[our controls](controls/)`, `[feed](feed.xml)`, `[DPA](documents/dpa.pdf)`) and work from
+every page. Each file has a JSON Schema in
 `generator/schemas/` (also published at `/schemas/` on the site); the first line of each
 demo file points editors to it:
 

@@ -297,3 +297,15 @@ def test_readers_never_see_the_site_missing_during_a_rebuild(project: Path) -> N
         watcher.join()
     assert missing == []
     assert [p.name for p in project.iterdir() if p.name.startswith(".site")] == []
+
+
+def test_links_in_content_markdown_are_relative_to_the_site_root(project: Path) -> None:
+    faq = project / "trust/faq.yaml"
+    faq.write_text(faq.read_text() + '  - question: Where are the controls?\n'
+                   '    answer: "See [our controls](controls/), the [feed](feed.xml) and [SOC 3](soc3/soc3-2026/)."\n')
+    edit(project / "trust/subprocessors.yaml", "notice: |\n", "notice: |\n  Subscribe to the [feed](feed.xml).\n")
+    assert run_cli("build", cwd=project).returncode == 0
+    site = project / "site"
+    assert 'href="../controls/"' in read(site, "faq/index.html")
+    assert 'href="../feed.xml"' in read(site, "subprocessors/index.html")
+    check_internal_links(site)
