@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from generator import model, rules
-from generator.diagnostics import Diagnostic
+from generator.diagnostics import ContentError, Diagnostic
 
 
 class BuildError(Exception):
@@ -29,6 +29,7 @@ class BuildReport:
     files: int
     seconds: float
     diagnostics: list[Diagnostic]
+    trust_center: model.TrustCenter  # what was built, for callers that go on (trustcenter demo)
 
 
 class _Collect(logging.Handler):
@@ -67,23 +68,21 @@ def build(project_dir: Path, site_dir: Path | None = None, *, strict: bool = Fal
     config_file = project_dir / "mkdocs.yml"
     if not config_file.is_file():
         raise BuildError(f"no mkdocs.yml in {project_dir}; run from the project root or pass --project")
-    result = rules.validate(project_dir, strict=strict) if trust_center is None else None
-    if result is not None:
+    diagnostics: list[Diagnostic] = []
+    if trust_center is None:
+        result = rules.validate(project_dir, strict=strict)
         if result.model is None:
-            from generator.diagnostics import ContentError
-
             raise ContentError(result.diagnostics)
-        trust_center = result.model
-    diagnostics = result.diagnostics if result else []
+        trust_center, diagnostics = result.model, result.diagnostics
 
     with _mkdocs_log() as log:
         try:
             config = load_config(config_file=str(config_file))
         except (MkDocsException, Abort) as exc:
-            raise BuildError(f"mkdocs.yml is not valid: {exc}") from None
+            details = "; ".join(log.messages[-3:])
+            raise BuildError(f"mkdocs.yml is not valid: {exc}" + (f" ({details})" if details else "")) from None
     target = (Path(site_dir) if site_dir else Path(config.site_dir)).resolve()
-    if target == project_dir or target in project_dir.parents or target == (project_dir / "trust").resolve():
-        raise BuildError(f"refusing to build into {target}: it would replace the project; choose another --site-dir")
+    _refuse_unsafe_target(target, project_dir, [Path(config.docs_dir), Path(config.theme.custom_dir or project_dir)])
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
     try:
@@ -104,7 +103,18 @@ def build(project_dir: Path, site_dir: Path | None = None, *, strict: bool = Fal
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return BuildReport(target, pages, files, time.perf_counter() - started, diagnostics)
+    return BuildReport(target, pages, files, time.perf_counter() - started, diagnostics, trust_center)
+
+
+def _refuse_unsafe_target(target: Path, project_dir: Path, sources: list[Path]) -> None:
+    """The site folder is replaced whole: it must not be, hold or sit inside the project's sources."""
+    protected = [project_dir / "trust", *sources]
+    for source in (p.resolve() for p in protected):
+        if target.is_relative_to(source) or source.is_relative_to(target):
+            raise BuildError(f"refusing to build into {target}: it would replace {source}; choose another --site-dir")
+    if target.is_dir() and any(target.iterdir()) and not (target / "index.html").is_file():
+        raise BuildError(f"refusing to build into {target}: it holds files but no built site (no index.html), "
+                         "and would be replaced whole; choose an empty or new --site-dir")
 
 
 def _swap(staging: Path, target: Path) -> None:

@@ -38,6 +38,7 @@ def friendly(func: F) -> F:
             if isinstance(exc, ContentError):
                 for diagnostic in exc.diagnostics:
                     click.echo(str(diagnostic), err=True)
+                raise UserError("trust/ has errors (listed above); fix them and run the command again") from None
             raise UserError(_describe(exc)) from None
 
     return wrapper  # type: ignore[return-value]
@@ -70,12 +71,12 @@ def main(debug: bool) -> None:
 @friendly
 def check(strict: bool, project_dir: Path) -> None:
     """Validate trust/: prints path:line:col: error|warning: ...; exit 1 on errors."""
-    from generator import rules
+    from generator import diagnostics, rules
 
     result = rules.validate(project_dir, strict=strict)
     for diagnostic in result.diagnostics:
-        click.echo(str(diagnostic), err=not result.ok)
-    errors = sum(1 for d in result.diagnostics if d.severity.value == "error")
+        click.echo(str(diagnostic))
+    errors = len(diagnostics.errors(result.diagnostics))
     warnings = len(result.diagnostics) - errors
     summary = f"{errors} error(s), {warnings} warning(s)"
     if not result.ok:
@@ -225,9 +226,13 @@ def link_revoke(link_id: str, reason: str, db_path: Path | None, project_dir: Pa
     """Withdraw a link at once; holds across gate restarts."""
     from generator import audit, links
 
-    if not links.LINK_ID_RE.match(link_id):
+    if not links.LINK_ID_RE.fullmatch(link_id):
         raise UserError(f"'{link_id[:70]}' is not a link id; copy it from `link create --json` or `trustcenter audit`")
-    log = audit.AuditLog(db_path or project_dir / audit.DEFAULT_DB)
+    path = db_path or project_dir / audit.DEFAULT_DB
+    if not path.is_file():
+        # Revoking before the gate first runs is allowed; a wrong --db or --project would go unnoticed.
+        click.echo(f"note: created a new audit database at {path}; the gate must use this one (--db)", err=True)
+    log = audit.AuditLog(path)
     if not log.revoke(link_id, " ".join(reason.split())[:500]):
         click.echo(f"link {link_id} was already revoked")
     elif log.seen(link_id):
@@ -309,7 +314,7 @@ def demo(host: str, port: int, recipient: str, company: str, project_dir: Path) 
 
     from generator import build as site_build
     from generator import gate as gate_app
-    from generator import keys, links, rules
+    from generator import keys, links
 
     with socket.socket() as probe:
         if probe.connect_ex((host, port)) == 0:
@@ -322,7 +327,7 @@ def demo(host: str, port: int, recipient: str, company: str, project_dir: Path) 
     click.echo(f"built {report.pages} pages into {report.site_dir} in {report.seconds:.1f} s")
     private_key = keys.ensure_demo_key(project_dir)
     base = f"http://{host}:{port}"
-    document = next((d.id for d in rules.load_valid(project_dir).gated_documents), None)
+    document = next((d.id for d in report.trust_center.gated_documents), None)
     if document is None:
         raise UserError("trust/documents.yaml has no gated document to make a demo link for")
     link = links.create(project_dir, links.LinkRequest(document, recipient, company), private_key_path=private_key,

@@ -29,7 +29,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.security import safe_join
 
-from generator import audit, links, markup, model, rules, watermark
+from generator import audit, hosting, links, markup, model, rules, watermark
 from generator.throttle import FailureCounter
 
 if TYPE_CHECKING:
@@ -43,20 +43,14 @@ SECRET_ENV = "TRUSTCENTER_GATE_SECRET"  # noqa: S105 - the name of a variable, n
 MAX_FORM_BYTES = 16 * 1024
 MIN_SECRET_BYTES = 32
 MAX_FIELD_CHARS = 200
-# The same policy on every response. The static site must therefore carry no inline script or
-# style: the MkDocs overrides move Material's inline snippets into files.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
-)
+# The static site's own headers (hosting.py: the same as _headers and deploy/nginx.conf, so the
+# site behaves alike wherever it is served), plus isolation headers only a server can send. The
+# static site therefore carries no inline script or style: overrides/ serves Material's as files.
+CONTENT_SECURITY_POLICY = hosting.CONTENT_SECURITY_POLICY
 SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Referrer-Policy": "no-referrer",  # the token is in the URL: never send it anywhere
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
+    **hosting.SECURITY_HEADERS,
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
 _CONTENT_TYPES = {
     ".html": "text/html", ".css": "text/css", ".js": "text/javascript", ".mjs": "text/javascript",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # cryptography is imported where a key is made or read, not when this module loads
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-KID_RE = re.compile(r"^[a-z0-9-]{1,40}$")
+KID_RE = re.compile(r"[a-z0-9-]{1,40}")  # used with fullmatch
 KEYS_DIR = Path("trust") / "keys"  # committed: the public keys the gate trusts, one <kid>.pem each
 STATE_DIR = ".trustcenter"  # gitignored: the demo key, the gate's database and session secret
 SIGNING_KEY_ENV = "TRUSTCENTER_SIGNING_KEY"
@@ -46,7 +46,7 @@ def default_private_key_path(kid: str) -> Path:
 
 
 def check_kid(kid: str) -> str:
-    if not KID_RE.match(kid):
+    if not KID_RE.fullmatch(kid):
         raise KeyFileError(f"'{kid}' is not a valid key id; use 1 to 40 lower-case letters, digits and dashes")
     return kid
 
@@ -99,7 +99,7 @@ def load_trusted_keys(project_dir: Path, *, include_demo: bool = False) -> dict[
     trusted: dict[str, Ed25519PublicKey] = {}
     for file in sorted(folder.glob("*.pem")) if folder.is_dir() else []:
         kid = file.stem
-        if not KID_RE.match(kid):
+        if not KID_RE.fullmatch(kid):
             raise KeyFileError(f"trust/keys/{file.name}: the file name is the key id and must be 1 to 40 "
                                "lower-case letters, digits and dashes; rename it")
         try:

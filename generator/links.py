@@ -30,7 +30,7 @@ MAX_DOWNLOADS_LIMIT = 100
 MAX_COMPANY_CHARS = 200
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}")  # fullmatch: no "\n"
-LINK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+LINK_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # used with fullmatch
 # The same patterns as generator.model (checked equal by a test); copied so `link create` need not
 # import the pydantic model, which alone takes longer than the whole command may.
 DOCUMENT_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")

@@ -189,9 +189,10 @@ def load(project_dir: Path, today: dt.date | None = None) -> Loaded:
         except UnicodeDecodeError:
             diagnostics.append(Diagnostic(f"trust/{model.NDA_FILE}", 1, 1, Severity.ERROR,
                                           "trust/nda.md is not UTF-8 text; save it as UTF-8"))
-        if nda_text is not None and not nda_text.strip():
-            diagnostics.append(Diagnostic(f"trust/{model.NDA_FILE}", 1, 1, Severity.ERROR,
-                                          "trust/nda.md is empty; write the NDA text the gate shows"))
+        else:
+            if not nda_text.strip():
+                diagnostics.append(Diagnostic(f"trust/{model.NDA_FILE}", 1, 1, Severity.ERROR,
+                                              "trust/nda.md is empty; write the NDA text the gate shows"))
     if any(d.severity is Severity.ERROR for d in diagnostics):
         return Loaded(None, sources, soc3_sources, diagnostics, project_dir)
     trust_center = model.TrustCenter(

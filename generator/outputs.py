@@ -153,7 +153,7 @@ def atom_feed(tc: model.TrustCenter, events: Sequence[history.SubprocessorEvent]
                        f"{_escape(change.details)}.</p>")
         else:
             summary = (f"<p>{_escape(sub.name)} was {verb} as a subprocessor on {change.date.isoformat()}. "
-                       f"Purpose: {_escape(sub.purpose.rstrip('.'))}. Locations: {_escape(countries_text(sub.locations))}.</p>")
+                       f"Purpose: {_escape(sub.purpose.rstrip('.'))}. Locations: {_escape(pages.country_names(sub.locations))}.</p>")
         entry_id = f"{_url(tc, linker.page_url(pages.SUBPROCESSORS))}#{verb}-{sub.slug}-{change.date.isoformat()}"
         if change.details:
             entry_id += "-" + hashlib.sha256(change.details.encode()).hexdigest()[:8]
@@ -177,10 +177,6 @@ def atom_feed(tc: model.TrustCenter, events: Sequence[history.SubprocessorEvent]
         content = _sub(entry, "content", html_text)
         content.set("type", "html")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + etree.tostring(feed, encoding="unicode") + "\n"
-
-
-def countries_text(codes: list[str]) -> str:
-    return ", ".join(countries.NAMES[c] for c in codes)
 
 
 def _escape(text: str) -> str:

@@ -168,7 +168,7 @@ def render_pages(tc: model.TrustCenter, linker: Linker | None = None,
          updates=updates[:3], implemented_count=status_counts[model.ControlStatus.IMPLEMENTED],
          control_count=len(controls), current_subs=current_subs,
          sub_countries=sorted({c for s in current_subs for c in s.locations}),
-         latest_report=max(reports, key=lambda c: c.report_date or today) if reports else None,
+         latest_report=max(reports, key=lambda c: c.report_date or dt.date.min) if reports else None,
          last_updated=tc.last_updated, soc3=tc.soc3)
     page(COMPLIANCE, "compliance.md", "Compliance",
          f"Certifications, attestations and audit reports of {name}, with audit periods, auditors and status.",

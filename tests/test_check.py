@@ -233,3 +233,10 @@ def test_disguised_link_targets_are_refused(project: Path, target: str) -> None:
     code, output = check(project)
     assert code == 1
     assert "is not allowed; links must be http(s)://, mailto: or relative" in output
+
+
+def test_nda_that_is_not_utf8_gets_one_clear_error(project: Path) -> None:
+    (project / "trust/nda.md").write_bytes("Vertraulichkeitsvereinbarung für Prüfberichte".encode("latin-1"))
+    code, output = check(project)
+    assert code == 1
+    assert [f[4] for f in located(output)] == ["trust/nda.md is not UTF-8 text; save it as UTF-8"]

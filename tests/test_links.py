@@ -196,10 +196,12 @@ def test_link_revoke_records_the_revocation_for_the_gate(project: Path) -> None:
                                        "--project", str(project)])
     assert result.exit_code == 0, result.output
     assert "not seen it yet" in result.output
+    assert f"created a new audit database at {project / audit.DEFAULT_DB}" in result.output
     log = audit.AuditLog(project / audit.DEFAULT_DB)
     assert log.revocation("AbCdEfGh12345678") == "sent to the wrong person"
     again = CliRunner().invoke(main, ["link", "revoke", "AbCdEfGh12345678", "--project", str(project)])
     assert again.exit_code == 0 and "already revoked" in again.output
+    assert "created a new audit database" not in again.output
 
 
 def test_link_revoke_refuses_something_that_is_not_a_link_id(project: Path) -> None:

@@ -180,6 +180,7 @@ def test_failed_build_leaves_the_previous_site_untouched(project: Path) -> None:
     result = run_cli("build", cwd=project)
     assert result.returncode == 1
     assert "trust/company.yaml:" in result.stderr and "Traceback" not in result.stderr
+    assert "error: trust/ has errors (listed above); fix them and run the command again" in result.stderr
     after = {p.relative_to(project): p.read_bytes() for p in (project / "site").rglob("*") if p.is_file()}
     assert after == before
     assert [p.name for p in project.iterdir() if p.name.startswith(".site")] == []
@@ -199,11 +200,26 @@ def test_a_gated_file_smuggled_into_site_src_stops_the_build(project: Path) -> N
     assert not (project / "site/assets/brochure.pdf").exists()
 
 
-def test_build_refuses_to_overwrite_the_project(project: Path) -> None:
-    result = run_cli("build", "--site-dir", ".", cwd=project)
+@pytest.mark.parametrize("site_dir", [".", "..", "site_src", "overrides", "trust/keys", "notes"])
+def test_build_refuses_to_replace_sources_or_a_folder_that_is_not_a_site(project: Path, site_dir: str) -> None:
+    (project / "notes").mkdir()
+    (project / "notes/todo.txt").write_text("keep me")
+    before = sorted(str(p.relative_to(project)) for p in project.rglob("*"))
+    result = run_cli("build", "--site-dir", site_dir, cwd=project)
     assert result.returncode == 1
     assert "refusing to build into" in result.stderr
-    assert (project / "trust/company.yaml").is_file()
+    assert sorted(str(p.relative_to(project)) for p in project.rglob("*")) == before
+
+
+def test_pages_and_outputs_render_on_a_leap_day(project: Path) -> None:
+    import datetime as dt
+
+    from generator import outputs, pages
+
+    tc = rules.load_valid(project, today=dt.date(2028, 2, 29))
+    assert tc.last_updated <= tc.today
+    assert "Trust Center" in pages.render_pages(tc)["index.md"]
+    assert "<feed" in outputs.render_outputs(tc)["feed.xml"]
 
 
 class _Anchors(HTMLParser):
