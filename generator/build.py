@@ -52,7 +52,7 @@ def _mkdocs_log() -> Iterator[_Collect]:
         logger.removeHandler(handler)
 
 
-def build(project_dir: Path, site_dir: Path | None = None, *, strict: bool = False,
+def build(project_dir: Path, site_dir: Path | None = None, *, strict: bool = False, gated_files: bool = True,
           trust_center: model.TrustCenter | None = None) -> BuildReport:
     """Build the site into site_dir (default: the site_dir of mkdocs.yml) atomically.
 
@@ -70,7 +70,7 @@ def build(project_dir: Path, site_dir: Path | None = None, *, strict: bool = Fal
         raise BuildError(f"no mkdocs.yml in {project_dir}; run from the project root or pass --project")
     diagnostics: list[Diagnostic] = []
     if trust_center is None:
-        result = rules.validate(project_dir, strict=strict)
+        result = rules.validate(project_dir, strict=strict, gated_files=gated_files)
         if result.model is None:
             raise ContentError(result.diagnostics)
         trust_center, diagnostics = result.model, result.diagnostics

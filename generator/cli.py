@@ -51,6 +51,14 @@ def _describe(exc: Exception) -> str:
     return text
 
 
+def gated_files_option(func: F) -> F:
+    return click.option(
+        "--without-gated-files", "without_gated_files", is_flag=True,
+        help="The gated files are not on this machine (a CI runner building the public site, with gated "
+             "files kept out of git): do not look for them.",
+    )(func)
+
+
 def project_option(func: F) -> F:
     return click.option(
         "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
@@ -67,13 +75,14 @@ def main(debug: bool) -> None:
 
 @main.command()
 @click.option("--strict", is_flag=True, help="Treat warnings (stale reports, expired certificates...) as errors.")
+@gated_files_option
 @project_option
 @friendly
-def check(strict: bool, project_dir: Path) -> None:
+def check(strict: bool, without_gated_files: bool, project_dir: Path) -> None:
     """Validate trust/: prints path:line:col: error|warning: ...; exit 1 on errors."""
     from generator import diagnostics, rules
 
-    result = rules.validate(project_dir, strict=strict)
+    result = rules.validate(project_dir, strict=strict, gated_files=not without_gated_files)
     for diagnostic in result.diagnostics:
         click.echo(str(diagnostic))
     errors = len(diagnostics.errors(result.diagnostics))
@@ -89,14 +98,15 @@ def check(strict: bool, project_dir: Path) -> None:
 @click.option("--site-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to put the site (default: site_dir of mkdocs.yml, i.e. site/).")
 @click.option("--strict", is_flag=True, help="Treat content warnings as errors.")
+@gated_files_option
 @project_option
 @friendly
-def build(site_dir: Path | None, strict: bool, project_dir: Path) -> None:
+def build(site_dir: Path | None, strict: bool, without_gated_files: bool, project_dir: Path) -> None:
     """Check trust/, build the static site atomically, and verify no gated document leaked."""
     from generator import build as site_build
 
     try:
-        report = site_build.build(project_dir, site_dir, strict=strict)
+        report = site_build.build(project_dir, site_dir, strict=strict, gated_files=not without_gated_files)
     except site_build.BuildError as exc:
         raise UserError(f"{exc}. The previous site was left untouched.") from None
     for diagnostic in report.diagnostics:

@@ -30,8 +30,11 @@ class Result:
         return not any(d.severity is ERROR for d in self.diagnostics)
 
 
-def validate(project_dir: Path, *, today: dt.date | None = None, strict: bool = False) -> Result:
-    """Load trust/ and apply every rule. With strict, warnings count as errors."""
+def validate(project_dir: Path, *, today: dt.date | None = None, strict: bool = False,
+             gated_files: bool = True) -> Result:
+    """Load trust/ and apply every rule. With strict, warnings count as errors. Without gated_files
+    (a CI runner building the public site, where gated files are kept out of git), the gated files
+    themselves are not looked for."""
     loaded = load.load(project_dir, today)
     diagnostics = list(loaded.diagnostics)
     for source in loaded.sources.values():
@@ -39,7 +42,7 @@ def validate(project_dir: Path, *, today: dt.date | None = None, strict: bool = 
         # so that one run reports every problem.
         diagnostics += _check_links(source.data, (), source)
     if loaded.model is not None:
-        diagnostics += list(_check(loaded.model, loaded, project_dir.resolve()))
+        diagnostics += list(_check(loaded.model, loaded, project_dir.resolve(), gated_files))
     if strict:
         diagnostics = [dataclasses.replace(d, severity=ERROR) for d in diagnostics]
     diagnostics = sorted(set(diagnostics))
@@ -47,18 +50,19 @@ def validate(project_dir: Path, *, today: dt.date | None = None, strict: bool = 
     return Result(loaded.model if ok else None, diagnostics)
 
 
-def load_valid(project_dir: Path, *, today: dt.date | None = None, strict: bool = False) -> model.TrustCenter:
+def load_valid(project_dir: Path, *, today: dt.date | None = None, strict: bool = False,
+               gated_files: bool = True) -> model.TrustCenter:
     """The model, or ContentError carrying every diagnostic."""
-    result = validate(project_dir, today=today, strict=strict)
+    result = validate(project_dir, today=today, strict=strict, gated_files=gated_files)
     if result.model is None:
         raise ContentError(result.diagnostics)
     return result.model
 
 
-def _check(tc: model.TrustCenter, loaded: load.Loaded, project_dir: Path) -> Iterator[Diagnostic]:
+def _check(tc: model.TrustCenter, loaded: load.Loaded, project_dir: Path, gated_files: bool) -> Iterator[Diagnostic]:
     src = loaded.sources
     yield from _check_company(tc, src["company.yaml"], project_dir)
-    yield from _check_documents(tc, src["documents.yaml"], project_dir)
+    yield from _check_documents(tc, src["documents.yaml"], project_dir, gated_files)
     yield from _check_certifications(tc, src["certifications.yaml"])
     for report, source in zip(tc.soc3, loaded.soc3_sources, strict=True):
         yield from _check_soc3(tc, report, source)
@@ -122,7 +126,8 @@ def _check_company(tc: model.TrustCenter, source: load.Source, project_dir: Path
                                                "add one so customers know how to get them", WARNING)
 
 
-def _check_documents(tc: model.TrustCenter, source: load.Source, project_dir: Path) -> Iterator[Diagnostic]:
+def _check_documents(tc: model.TrustCenter, source: load.Source, project_dir: Path,
+                     gated_files: bool) -> Iterator[Diagnostic]:
     yield from _duplicates([d.id for d in tc.documents], [(source, ("documents", i, "id"))
                                                          for i in range(len(tc.documents))], "document id")
     site_src = (project_dir / "site_src").resolve()
@@ -137,6 +142,8 @@ def _check_documents(tc: model.TrustCenter, source: load.Source, project_dir: Pa
         if document.access is model.Access.GATED and _inside(path, site_src):
             yield source.diagnostic(where, f"the gated file '{document.file}' is inside site_src/, which is "
                                            "published; move it, e.g. to trust/private/")
+            continue
+        if document.access is model.Access.GATED and not gated_files:
             continue
         if not path.is_file():
             yield source.diagnostic(where, f"the file '{document.file}' does not exist (looked in "

@@ -240,3 +240,21 @@ def test_nda_that_is_not_utf8_gets_one_clear_error(project: Path) -> None:
     code, output = check(project)
     assert code == 1
     assert [f[4] for f in located(output)] == ["trust/nda.md is not UTF-8 text; save it as UTF-8"]
+
+
+def test_a_ci_runner_without_the_gated_files_can_check_and_build_the_public_site(project: Path) -> None:
+    gated = project / "trust/private/soc2-type2-2026.pdf"
+    gated.unlink()
+    code, output = check(project, "--strict")
+    assert code == 1 and "the file 'private/soc2-type2-2026.pdf' does not exist" in output
+    code, output = check(project, "--strict", "--without-gated-files")
+    assert code == 0, output
+    result = run_cli("build", "--without-gated-files", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert not any(b"soc2-type2-2026.pdf" in p.read_bytes() for p in (project / "site").rglob("*") if p.is_file())
+
+
+def test_without_gated_files_still_refuses_a_gated_file_inside_site_src(project: Path) -> None:
+    edit(project / "trust/documents.yaml", "file: private/soc2-type2-2026.pdf", "file: ../site_src/report.pdf")
+    code, output = check(project, "--without-gated-files")
+    assert code == 1 and "inside site_src/, which is published" in output

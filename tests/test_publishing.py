@@ -69,7 +69,8 @@ def test_github_workflow_checks_pull_requests_and_deploys_main_to_pages(tmp_path
         assert triggers["push"]["branches"] == ["main"] and "pull_request" in triggers
         check, deploy = workflow["jobs"]["check"], workflow["jobs"]["deploy"]
         runs = " && ".join(step.get("run", "") for step in check["steps"])
-        assert "trustcenter check --strict" in runs and "trustcenter build" in runs
+        assert "trustcenter check --strict --without-gated-files" in runs
+        assert "trustcenter build --without-gated-files" in runs
         assert '--format markdown >> "$GITHUB_STEP_SUMMARY"' in runs
         assert deploy["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
         assert deploy["concurrency"] == {"group": "pages", "cancel-in-progress": False}
@@ -87,10 +88,12 @@ def test_gitlab_pipeline_checks_merge_requests_and_publishes_public_on_the_defau
         assert pipeline["stages"] == ["check", "deploy"]
         check, pages = pipeline["check"], pipeline["pages"]
         assert check["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
-        assert "trustcenter check --strict" in check["script"] and "trustcenter build" in check["script"]
+        # CI runners hold no gated files (kept out of git): they check and build the public site only.
+        assert "trustcenter check --strict --without-gated-files" in check["script"]
+        assert "trustcenter build --without-gated-files" in check["script"]
         assert any(line.startswith("trustcenter changes --since") for line in check["script"])
         assert pages["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
-        assert "trustcenter build --site-dir public" in pages["script"]
+        assert "trustcenter build --without-gated-files --site-dir public" in pages["script"]
         assert pages["artifacts"]["paths"] == ["public"]
         assert pipeline["variables"]["GIT_DEPTH"] == "0"  # the change history needs the whole history
 
