@@ -355,7 +355,7 @@ class _Gate:
                 query = flask.request.query_string.decode("latin-1")
                 return _see_other(f"{flask.request.script_root}/{path}/" + (f"?{query}" if query else ""), 308)
             target = target / "index.html"
-        if not target.is_file() or not _inside(target.resolve(), self.site_root):
+        if not target.is_file() or not target.resolve().is_relative_to(self.site_root):
             return self.not_found()
         return flask.send_file(target, mimetype=_content_type(target), conditional=True, etag=True)
 
@@ -520,7 +520,3 @@ def _content_type(file: Path) -> str:
 
     known = _CONTENT_TYPES.get(file.suffix.lower()) or mimetypes.guess_type(file.name)[0]
     return known or "application/octet-stream"
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents

@@ -81,7 +81,7 @@ def check_private_key_location(project_dir: Path, private_path: Path) -> None:
     """Refuse a private key inside the project, except under the gitignored state folder."""
     project = project_dir.resolve()
     target = private_path.resolve()
-    if _inside(target, project) and not _inside(target, project / STATE_DIR):
+    if target.is_relative_to(project) and not target.is_relative_to(project / STATE_DIR):
         raise KeyFileError(f"{private_path} is inside the project, where it could be committed; keep the private "
                            f"key outside the repository (the default is {default_private_key_path('<kid>')}) "
                            f"or under {STATE_DIR}/")
@@ -201,7 +201,3 @@ def _read_small(path: Path) -> bytes:
     if path.stat().st_size > MAX_KEY_FILE_BYTES:
         raise KeyFileError(f"{path} is too large to be a key file")
     return path.read_bytes()
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents

@@ -99,15 +99,11 @@ def _duplicates(ids: list[str], places: list[tuple[load.Source, load.Key]], what
             seen[value] = index
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
 def _check_company(tc: model.TrustCenter, source: load.Source, project_dir: Path) -> Iterator[Diagnostic]:
     company = tc.company
     if company.logo:
         logo = (tc.root / company.logo).resolve()
-        if not _inside(logo, project_dir):
+        if not logo.is_relative_to(project_dir):
             yield source.diagnostic(("logo",), "the logo path leads outside the project; keep it under trust/")
         elif not logo.is_file():
             yield source.diagnostic(("logo",), f"the logo file {company.logo} does not exist under trust/; "
@@ -135,11 +131,11 @@ def _check_documents(tc: model.TrustCenter, source: load.Source, project_dir: Pa
     for index, document in enumerate(tc.documents):
         where = ("documents", index, "file")
         path = tc.document_path(document)
-        if not _inside(path, project_dir):
+        if not path.is_relative_to(project_dir):
             yield source.diagnostic(where, f"'{document.file}' leads outside the project; keep document files "
                                            "inside the repository (gated ones outside site_src/)")
             continue
-        if document.access is model.Access.GATED and _inside(path, site_src):
+        if document.access is model.Access.GATED and path.is_relative_to(site_src):
             yield source.diagnostic(where, f"the gated file '{document.file}' is inside site_src/, which is "
                                            "published; move it, e.g. to trust/private/")
             continue

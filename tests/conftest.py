@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,3 +121,11 @@ def make_project(tmp_path: Path, *, link_max_days: int = 30) -> Path:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path)
+
+
+@pytest.fixture
+def signer(project: Path, tmp_path: Path) -> Any:
+    """A signing key listed in the project's trust/keys/, and a way to mint tokens with it."""
+    from loopback import add_signing_key  # the gate's test harness; imported only by tests that sign
+
+    return add_signing_key(project, tmp_path)

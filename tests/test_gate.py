@@ -23,7 +23,6 @@ from loopback import (
     Reply,
     RunningGate,
     Signer,
-    add_signing_key,
     assert_gate_headers,
     assert_security_headers,
     running_gate,
@@ -54,11 +53,6 @@ def build_site(project: Path) -> Path:
         (site / name).parent.mkdir(parents=True, exist_ok=True)
         (site / name).write_text(text, encoding="utf-8")
     return site
-
-
-@pytest.fixture
-def signer(project: Path, tmp_path: Path) -> Signer:
-    return add_signing_key(project, tmp_path)
 
 
 @pytest.fixture

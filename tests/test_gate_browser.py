@@ -23,11 +23,6 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def signer(project: Path, tmp_path: Path) -> Signer:
-    return add_signing_key(project, tmp_path)
-
-
-@pytest.fixture
 def running(project: Path, tmp_path: Path, signer: Signer) -> Iterator[RunningGate]:
     with running_gate(settings(project, tmp_path)) as started:
         yield started
