@@ -20,7 +20,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scale import copy_demo, scaled_project
 
-from generator import build, outputs, pages, rules, schema
+from generator.content import schema
+from generator.content.project import Project
+from generator.content.validate import load_valid
+from generator.site import build, outputs, pages, structure
+from generator.site.plugin import THEME_DIR
 
 
 def median_seconds(action: Callable[[], object], runs: int) -> float:
@@ -35,7 +39,7 @@ def median_seconds(action: Callable[[], object], runs: int) -> float:
 
 def bare_project(project: Path, dest: Path) -> Path:
     """The same generated Markdown and files as plain docs, built by MkDocs without our plugin."""
-    tc = rules.load_valid(project)
+    tc = load_valid(Project.at(project))
     docs = dest / "docs"
     for folder in (project / "site_src",):
         for file in folder.rglob("*"):
@@ -43,7 +47,8 @@ def bare_project(project: Path, dest: Path) -> Path:
                 target = docs / file.relative_to(folder)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(file.read_bytes())
-    generated: dict[str, str] = {**pages.render_pages(tc), **outputs.render_outputs(tc)}
+    data = structure.build(tc)
+    generated: dict[str, str] = {**pages.render_pages(data), **outputs.render_outputs(data)}
     generated.update({f"schemas/{p.name}": p.read_text() for p in schema.SCHEMA_DIR.glob("*.schema.json")})
     for src, text in generated.items():
         target = docs / src
@@ -61,7 +66,7 @@ def bare_project(project: Path, dest: Path) -> Path:
     config["plugins"] = ["search"]
     config["nav"] = [*pages.nav(tc), {"About this site": "about-this-site.md"}]
     config["site_name"] = tc.company.name + " Trust Center"
-    config["theme"]["custom_dir"] = str(project / "overrides")
+    config["theme"]["custom_dir"] = str(THEME_DIR)  # the same templates and assets, without the plugin
     config["exclude_docs"] = "!.well-known/"
     config["strict"] = False
     (dest / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -84,20 +89,20 @@ def main() -> None:
         root = Path(tmp)
         demo = copy_demo(root / "demo")
         bare = bare_project(demo, root / "bare")
-        ours = median_seconds(lambda: build.build(demo, root / "site-ours"), args.runs)
+        ours = median_seconds(lambda: build.build(Project.at(demo), root / "site-ours"), args.runs)
         plain = median_seconds(lambda: mkdocs_build(bare, root / "site-bare"), args.runs)
         print(f"demo build (trustcenter build: check + generate + mkdocs + leak check + swap): {ours * 1000:.0f} ms")
         print(f"bare mkdocs build of the same Markdown:                                  {plain * 1000:.0f} ms")
         print(f"ratio: {ours / plain:.2f}x (goal <= 1.10x)")
 
-        tc = rules.load_valid(demo)
+        tc = load_valid(Project.at(demo))
         subs = len(tc.subprocessors.subprocessors)
         controls = sum(len(c.controls) for c in tc.controls)
         print(f"\nscaling (demo has {subs} subprocessors, {controls} controls):")
         base = None
         for factor in (1, 10, 100):
             project = scaled_project(root / f"x{factor}", factor)
-            seconds = median_seconds(lambda p=project, f=factor: build.build(p, root / f"site-x{f}"),
+            seconds = median_seconds(lambda p=project, f=factor: build.build(Project.at(p), root / f"site-x{f}"),
                                      max(1, args.runs // (2 if factor > 10 else 1)))
             base = base or seconds
             print(f"  x{factor:<4} {subs * factor:>5} subprocessors {controls * factor:>6} controls: "

@@ -32,7 +32,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from conftest import GATED_ID, TRUST_CENTER_URL, make_project  # noqa: E402
 
-from generator import keys, links  # noqa: E402
+from generator.content.project import Project  # noqa: E402
+from generator.gate import keys, tokens  # noqa: E402
 
 GOAL_RATIO = 0.25
 # Measured on the reference machine (2 vCPU AMD EPYC, shared; wrk -t2 -c16 -d10s), 2026-11-23.
@@ -132,11 +133,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         project = make_project(root)
-        pair = keys.create_key_pair(project, kid="bench", private_key_path=root / "secrets" / "bench.pem")
+        pair = keys.create_key_pair(Project.at(project), kid="bench", private_key_path=root / "secrets" / "bench.pem")
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        link = links.Link(links.new_link_id(), GATED_ID, "alice@customer.test", "Customer Inc", now,
+        link = tokens.Link(tokens.new_link_id(), GATED_ID, "alice@customer.test", "Customer Inc", now,
                           now + dt.timedelta(days=14), 5, False)
-        token = links.mint(link, private_key=keys.load_private_key(pair.private_key_path), kid="bench",
+        token = tokens.mint(link, private_key=keys.load_private_key(pair.private_key_path), kid="bench",
                            issuer=TRUST_CENTER_URL)
         gate_port, nginx_port = free_port(), free_port()
         gate = subprocess.Popen([str(REPO / ".venv" / "bin" / "trustcenter"), "gate", "--port", str(gate_port),

@@ -20,7 +20,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from conftest import GATED_ID, TRUST_CENTER_URL, make_project, write_pdf  # noqa: E402
 
-from generator import keys, links, watermark  # noqa: E402
+from generator.content.project import Project  # noqa: E402
+from generator.gate import keys, tokens, watermark  # noqa: E402
 
 # Goals from the issue, and what this script measured on the reference machine (2 vCPU AMD EPYC,
 # Python 3.11, 2026-11-23). A run far below the measured baseline means something regressed.
@@ -70,17 +71,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         project = make_project(root)
-        pair = keys.create_key_pair(project, kid="bench", private_key_path=root / "secrets" / "bench.pem")
+        pair = keys.create_key_pair(Project.at(project), kid="bench", private_key_path=root / "secrets" / "bench.pem")
         private_key = keys.load_private_key(pair.private_key_path)
-        trusted = keys.load_trusted_keys(project)
+        trusted = keys.load_trusted_keys(Project.at(project))
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        link = links.Link(links.new_link_id(), GATED_ID, "alice@customer.test", "Customer Inc", now,
+        link = tokens.Link(tokens.new_link_id(), GATED_ID, "alice@customer.test", "Customer Inc", now,
                           now + dt.timedelta(days=14), 5, False)
-        token = links.mint(link, private_key=private_key, kid="bench", issuer=TRUST_CENTER_URL)
+        token = tokens.mint(link, private_key=private_key, kid="bench", issuer=TRUST_CENTER_URL)
 
-        report("mint_per_second", rate(lambda: links.mint(link, private_key=private_key, kid="bench",
+        report("mint_per_second", rate(lambda: tokens.mint(link, private_key=private_key, kid="bench",
                                                           issuer=TRUST_CENTER_URL)), "/s", True)
-        report("verify_per_second", rate(lambda: links.verify(token, keys=trusted, issuer=TRUST_CENTER_URL,
+        report("verify_per_second", rate(lambda: tokens.verify(token, keys=trusted, issuer=TRUST_CENTER_URL,
                                                               gated_documents={GATED_ID},
                                                               max_lifetime=dt.timedelta(days=30))), "/s", True)
 

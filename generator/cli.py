@@ -2,53 +2,44 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from generator.content.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class UserError(click.ClickException):
-    """A problem the user can fix: printed as one sentence, exit 1, no traceback."""
+class TrustCenterGroup(click.Group):
+    """The command group that answers every error a user can fix in one place: one sentence, its exit code."""
 
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+    def invoke(self, ctx: click.Context) -> Any:
+        from generator.errors import ContentError, UserError
 
-
-def friendly(func: F) -> F:
-    """Turn expected failures into one clear sentence unless --debug is given."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
         try:
-            return func(*args, **kwargs)
+            return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
-            if ctx.find_root().params.get("debug"):
+            if ctx.params.get("debug"):
                 raise
-            from generator.diagnostics import ContentError
-
             if isinstance(exc, ContentError):
                 for diagnostic in exc.diagnostics:
                     click.echo(str(diagnostic), err=True)
-                raise UserError("trust/ has errors (listed above); fix them and run the command again") from None
-            raise UserError(_describe(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _describe(exc: Exception) -> str:
-    text = str(exc) or exc.__class__.__name__
-    if isinstance(exc, OSError) and exc.filename:
-        return f"{exc.strerror}: {exc.filename}"
-    return text
+            if isinstance(exc, UserError):
+                click.echo(f"error: {exc.message}", err=True)
+                ctx.exit(exc.exit_code)
+            if isinstance(exc, OSError):
+                click.echo(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), err=True)
+                ctx.exit(1)
+            click.echo(f"error: unexpected failure ({type(exc).__name__}: {exc}); run the command again with "
+                       "--debug to see where, and report it", err=True)
+            ctx.exit(1)
 
 
 def gated_files_option(func: F) -> F:
@@ -59,14 +50,21 @@ def gated_files_option(func: F) -> F:
     )(func)
 
 
+def _project(ctx: click.Context, param: click.Parameter, value: Path) -> Any:
+    from generator.content.project import Project
+
+    return Project.at(value)
+
+
 def project_option(func: F) -> F:
     return click.option(
-        "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-        show_default=True, help="The project root (the folder that holds trust/ and mkdocs.yml).",
+        "--project", "project", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+        show_default=True, callback=_project,
+        help="The project root (the folder that holds mkdocs.yml and the content folder, trust/ by default).",
     )(func)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=TrustCenterGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
 @click.version_option(package_name="trustcenter")
 def main(debug: bool) -> None:
@@ -77,21 +75,23 @@ def main(debug: bool) -> None:
 @click.option("--strict", is_flag=True, help="Treat warnings (stale reports, expired certificates...) as errors.")
 @gated_files_option
 @project_option
-@friendly
-def check(strict: bool, without_gated_files: bool, project_dir: Path) -> None:
+def check(strict: bool, without_gated_files: bool, project: Project) -> None:
     """Validate trust/: prints path:line:col: error|warning: ...; exit 1 on errors."""
-    from generator import diagnostics, rules
+    from generator.content import diagnostics
+    from generator.content.validate import validate
 
-    result = rules.validate(project_dir, strict=strict, gated_files=not without_gated_files)
+    result = validate(project, strict=strict, gated_files=not without_gated_files)
     for diagnostic in result.diagnostics:
         click.echo(str(diagnostic))
     errors = len(diagnostics.errors(result.diagnostics))
     warnings = len(result.diagnostics) - errors
     summary = f"{errors} error(s), {warnings} warning(s)"
+    if result.suppressed:
+        summary += f", {result.suppressed} suppressed in {project.content_path('config.yaml')}"
     if not result.ok:
         click.echo(f"check failed: {summary}", err=True)
         sys.exit(1)
-    click.echo(f"trust/ is valid: {summary}")
+    click.echo(f"{project.display(project.trust_dir)}/ is valid: {summary}")
 
 
 @main.command()
@@ -100,15 +100,11 @@ def check(strict: bool, without_gated_files: bool, project_dir: Path) -> None:
 @click.option("--strict", is_flag=True, help="Treat content warnings as errors.")
 @gated_files_option
 @project_option
-@friendly
-def build(site_dir: Path | None, strict: bool, without_gated_files: bool, project_dir: Path) -> None:
+def build(site_dir: Path | None, strict: bool, without_gated_files: bool, project: Project) -> None:
     """Check trust/, build the static site atomically, and verify no gated document leaked."""
-    from generator import build as site_build
+    from generator.site import build as site_build
 
-    try:
-        report = site_build.build(project_dir, site_dir, strict=strict, gated_files=not without_gated_files)
-    except site_build.BuildError as exc:
-        raise UserError(f"{exc}. The previous site was left untouched.") from None
+    report = site_build.build(project, site_dir, strict=strict, gated_files=not without_gated_files)
     for diagnostic in report.diagnostics:
         click.echo(str(diagnostic), err=True)
     click.echo(f"built {report.pages} pages ({report.files} files) into {report.site_dir} in {report.seconds:.2f} s; "
@@ -118,38 +114,38 @@ def build(site_dir: Path | None, strict: bool, without_gated_files: bool, projec
 @main.command()
 @click.option("--dev-addr", default="127.0.0.1:8000", show_default=True, help="Address to serve the preview on.")
 @project_option
-@friendly
-def serve(dev_addr: str, project_dir: Path) -> None:
+def serve(dev_addr: str, project: Project) -> None:
     """Live preview: edits in trust/, site_src/ or overrides/ rebuild the page."""
     from mkdocs.commands import serve as mkdocs_serve
 
-    from generator import rules
+    from generator.content.validate import load_valid
+    from generator.errors import ProjectError
 
-    result = rules.validate(project_dir)
-    for diagnostic in result.diagnostics:
-        click.echo(str(diagnostic), err=True)
-    if not result.ok:
-        raise UserError("trust/ has errors (listed above); fix them and run serve again")
-    mkdocs_serve.serve(config_file=str(project_dir / "mkdocs.yml"), dev_addr=dev_addr, watch_theme=True)
+    load_valid(project)  # a clear, located message before MkDocs starts
+    if project.config_file is None:
+        raise ProjectError(f"no mkdocs.yml in {project.root}; run from the project root or pass --project")
+    mkdocs_serve.serve(config_file=str(project.config_file), dev_addr=dev_addr, watch_theme=True)
 
 
 @main.command()
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/reference.md"),
               show_default=True, help="Where to write the reference.")
-@click.option("--schemas", "schema_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write the JSON Schemas into this folder (the project keeps them in generator/schemas).")
-@friendly
-def reference(output: Path, schema_dir: Path | None) -> None:
-    """Write the field and command reference (and optionally the JSON Schemas) from the code."""
+@click.option("--schemas", "write_schemas", is_flag=True,
+              help="Also rewrite the JSON Schemas the package ships (content files and trust.json) from the code.")
+def reference(output: Path, write_schemas: bool) -> None:
+    """Write the field, check and command reference (and the package's JSON Schemas) from the code."""
     from generator import reference as ref
-    from generator import schema
+    from generator.content import schema
+    from generator.site import public
 
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(ref.render(main), encoding="utf-8")
     click.echo(f"wrote {output}")
-    if schema_dir is not None:
-        for path in schema.write(schema_dir):
+    if write_schemas:
+        for path in schema.write():
             click.echo(f"wrote {path}")
+        public.SCHEMA_FILE.write_text(public.schema_text(), encoding="utf-8")
+        click.echo(f"wrote {public.SCHEMA_FILE}")
 
 
 # ---------------------------------------------------------------- keys, links, the gate, the audit log
@@ -173,12 +169,11 @@ def keys() -> None:
               help="Where to write the private key, outside the repository "
                    "(default: ~/.config/trustcenter/keys/<kid>.pem).")
 @project_option
-@friendly
-def keys_new(kid: str | None, private_key_path: Path | None, project_dir: Path) -> None:
+def keys_new(kid: str | None, private_key_path: Path | None, project: Project) -> None:
     """Make a key pair: the private key (mode 0600) outside the repo, the public key into trust/keys/<kid>.pem."""
-    from generator import keys as signing_keys
+    from generator.gate import keys as signing_keys
 
-    pair = signing_keys.create_key_pair(project_dir, kid=kid, private_key_path=private_key_path)
+    pair = signing_keys.create_key_pair(project, kid=kid, private_key_path=private_key_path)
     click.echo(f"private key: {pair.private_key_path} (mode 0600; keep it secret, never commit it)")
     click.echo(f"public key:  {pair.public_key_path} (commit it; the gate trusts links signed with this key)")
     click.echo(f"to sign links with it: export {signing_keys.SIGNING_KEY_ENV}={pair.private_key_path}")
@@ -204,18 +199,18 @@ def link() -> None:
 @click.option("--gate-url", default=None, help="The gate's address (default: gate_url in trust/company.yaml).")
 @click.option("--json", "as_json", is_flag=True, help="Print an object with url, link_id, document, recipient, expires.")
 @project_option
-@friendly
 def link_create(document: str, recipient: str, company: str | None, expires: str | None, max_downloads: int,
                 nda_on_file: bool, private_key_path: Path | None, gate_url: str | None, as_json: bool,
-                project_dir: Path) -> None:
+                project: Project) -> None:
     """Print a personal URL for DOCUMENT: <gate URL>/access/<token>."""
-    from generator import links
+    from generator.errors import UserError
+    from generator.gate import links
 
     if private_key_path is None:
         raise UserError("no signing key: pass --private-key or set TRUSTCENTER_SIGNING_KEY to the file "
                         "`trustcenter keys new` wrote")
     request = links.LinkRequest(document, recipient, company, expires, max_downloads, nda_on_file)
-    created = links.create(project_dir, request, private_key_path=private_key_path, gate_url=gate_url)
+    created = links.create(project, request, private_key_path=private_key_path, gate_url=gate_url)
     if as_json:
         import json
 
@@ -231,14 +226,14 @@ def link_create(document: str, recipient: str, company: str | None, expires: str
 @click.option("--reason", default="withdrawn by the sender", show_default=True, help="Kept in the audit log.")
 @_db_option
 @project_option
-@friendly
-def link_revoke(link_id: str, reason: str, db_path: Path | None, project_dir: Path) -> None:
+def link_revoke(link_id: str, reason: str, db_path: Path | None, project: Project) -> None:
     """Withdraw a link at once; holds across gate restarts."""
-    from generator import audit, links
+    from generator.errors import UserError
+    from generator.gate import audit, tokens
 
-    if not links.LINK_ID_RE.fullmatch(link_id):
+    if not tokens.LINK_ID_RE.fullmatch(link_id):
         raise UserError(f"'{link_id[:70]}' is not a link id; copy it from `link create --json` or `trustcenter audit`")
-    path = db_path or project_dir / audit.DEFAULT_DB
+    path = db_path or project.root / audit.DEFAULT_DB
     if not path.is_file():
         # Revoking before the gate first runs is allowed; a wrong --db or --project would go unnoticed.
         click.echo(f"note: created a new audit database at {path}; the gate must use this one (--db)", err=True)
@@ -264,21 +259,21 @@ def link_revoke(link_id: str, reason: str, db_path: Path | None, project_dir: Pa
 @click.option("--insecure-cookies", is_flag=True,
               help="Cookies without Secure, for plain http to a host other than localhost (testing only).")
 @project_option
-@friendly
 def gate(host: str, port: int, db_path: Path | None, site_dir: Path | None, threads: int, trusted_proxy: str | None,
-         insecure_cookies: bool, project_dir: Path) -> None:
+         insecure_cookies: bool, project: Project) -> None:
     """Run the gate (and serve the built site beside it) with waitress."""
-    from generator import gate as gate_app
-    from generator import keys
+    from generator.errors import GateConfigError
+    from generator.gate import app as gate_app
+    from generator.gate import keys
+    from generator.gate.settings import settings_for
 
-    settings = gate_app.settings_for(project_dir, site_dir=site_dir, db_path=db_path,
-                                     secure_cookies=not insecure_cookies)
-    if skipped := keys.demo_kids(project_dir):
+    settings = settings_for(project, site_dir=site_dir, db_path=db_path, secure_cookies=not insecure_cookies)
+    if skipped := keys.demo_kids(project):
         click.echo(f"note: not trusting the demo key(s) {', '.join(skipped)} in trust/keys/; only "
                    "`trustcenter demo` honours demo links", err=True)
     if not settings.trusted_keys:
-        raise UserError("there are no public keys in trust/keys/, so every link would be refused; "
-                        "run `trustcenter keys new`")
+        raise GateConfigError(f"there are no public keys in {project.display(keys.keys_dir(project))}/, so every "
+                              "link would be refused; run `trustcenter keys new`")
     if not (settings.site_dir / "index.html").is_file():
         click.echo(f"warning: {settings.site_dir} holds no built site; run `trustcenter build` "
                    "(the gate still serves links)", err=True)
@@ -292,14 +287,14 @@ def gate(host: str, port: int, db_path: Path | None, site_dir: Path | None, thre
 @click.option("--format", "style", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--verify", is_flag=True, help="Check the hash chain instead of listing events.")
 @project_option
-@friendly
-def audit_log(db_path: Path | None, link_id: str | None, style: str, verify: bool, project_dir: Path) -> None:
+def audit_log(db_path: Path | None, link_id: str | None, style: str, verify: bool, project: Project) -> None:
     """Who opened, accepted and downloaded; every denied attempt."""
-    from generator import audit
+    from generator.errors import StoreError, UserError
+    from generator.gate import audit
 
-    path = db_path or project_dir / audit.DEFAULT_DB
+    path = db_path or project.root / audit.DEFAULT_DB
     if not path.is_file():
-        raise UserError(f"there is no audit database at {path}; the gate makes it when it starts (or pass --db)")
+        raise StoreError(f"there is no audit database at {path}; the gate makes it when it starts (or pass --db)")
     log = audit.AuditLog(path)
     if verify:
         check = log.verify_chain()
@@ -317,39 +312,11 @@ def audit_log(db_path: Path | None, link_id: str | None, style: str, verify: boo
               help="Recipient of the demo link.")
 @click.option("--company", default="Prospect Ltd", show_default=True, help="The recipient's company.")
 @project_option
-@friendly
-def demo(host: str, port: int, recipient: str, company: str, project_dir: Path) -> None:
+def demo(host: str, port: int, recipient: str, company: str, project: Project) -> None:
     """Build the site, make a demo signing key on first run, print a link to the SOC 2 report, serve both."""
-    import socket
+    from generator.demo import run
 
-    from generator import build as site_build
-    from generator import gate as gate_app
-    from generator import keys, links
-
-    with socket.socket() as probe:
-        if probe.connect_ex((host, port)) == 0:
-            raise UserError(f"port {port} on {host} is in use (a previous demo still running?); stop it or "
-                            f"pass --port")
-    try:
-        report = site_build.build(project_dir)
-    except site_build.BuildError as exc:
-        raise UserError(str(exc)) from None
-    click.echo(f"built {report.pages} pages into {report.site_dir} in {report.seconds:.1f} s")
-    private_key = keys.ensure_demo_key(project_dir)
-    base = f"http://{host}:{port}"
-    document = next((d.id for d in report.trust_center.gated_documents), None)
-    if document is None:
-        raise UserError("trust/documents.yaml has no gated document to make a demo link for")
-    link = links.create(project_dir, links.LinkRequest(document, recipient, company), private_key_path=private_key,
-                        gate_url=base)
-    click.echo(f"\nsite:  {base}/\n"
-               f"demo link to '{document}' for {recipient} ({company}), valid until {link.link.expires_at:%Y-%m-%d %H:%M} UTC:\n"
-               f"{link.url}\n\n"
-               f"mint more: .venv/bin/trustcenter link create {document} --to you@example.com "
-               f"--private-key {private_key} --gate-url {base}\n"
-               f"audit:     .venv/bin/trustcenter audit\n"
-               "stop with Ctrl+C\n")
-    gate_app.serve(gate_app.settings_for(project_dir, include_demo_keys=True), host=host, port=port)
+    run.run(project, run.DemoOptions(host, port, recipient, company), click.echo)
 
 
 # ---------------------------------------------------------------- change notices and new trust centers
@@ -362,26 +329,20 @@ def demo(host: str, port: int, recipient: str, company: str, project_dir: Path) 
 @click.option("--format", "style", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
               help="markdown suits a pull-request comment or $GITHUB_STEP_SUMMARY.")
 @project_option
-@friendly
-def changes(since: str | None, until: str | None, style: str, project_dir: Path) -> None:
+def changes(since: str | None, until: str | None, style: str, project: Project) -> None:
     """Describe what changed in trust/ between two git revisions: subprocessors, certifications, controls..."""
-    from generator import changes as content_changes
-    from generator import history
+    from generator.publish import changes as content_changes
 
-    try:
-        report = content_changes.changes(project_dir, since, until)
-    except history.GitError as exc:
-        raise UserError(str(exc)) from None
+    report = content_changes.changes(project, since, until)
     click.echo(content_changes.render(report, style), nl=False)
 
 
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--company", default="Example Co", show_default=True, help="The company's name, as customers know it.")
-@friendly
 def init(directory: Path, company: str) -> None:
     """Create a new trust center repository in DIRECTORY (which must be empty or not exist)."""
-    from generator import scaffold
+    from generator.publish import scaffold
 
     created = scaffold.create(directory, company)
     click.echo(f"created a trust center for {company} in {directory} ({len(created)} files)")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from generator import schema, tsc
+from generator.content import rules, schema, tsc
 
 _INTRO = """\
 # Reference
@@ -22,11 +22,11 @@ field is shown as text, never executed. Links in Markdown may be `https://`, `ht
 `mailto:` or within the site; links within the site are written relative to the site root
 (`[our controls](controls/)`, `[feed](feed.xml)`, `[DPA](documents/dpa.pdf)`) and work from
 every page. Each file has a JSON Schema in
-`generator/schemas/` (also published at `/schemas/` on the site); the first line of each
+`generator/content/schemas/` (also published at `/schemas/` on the site); the first line of each
 demo file points editors to it:
 
 ```yaml
-# yaml-language-server: $schema=../generator/schemas/company.schema.json
+# yaml-language-server: $schema=../generator/content/schemas/company.schema.json
 ```
 """
 
@@ -106,6 +106,12 @@ def yaml_reference() -> str:
             "acceptance: any edit is a new version.", "",
             "## `trust/keys/`", "", "Public keys (PEM, `<kid>.pem`) the gate trusts for signed links. "
             "Private keys never go here.", "",
+            "## Checks", "",
+            "`trustcenter check` runs these rules after each file's own form is validated, and prints the id "
+            "after each finding. Errors stop a build; warnings do too with `--strict`. A repository accepts a "
+            "warning with a reason in `trust/config.yaml` (`checks.suppress`); errors cannot be suppressed.", "",
+            "| id | severity | what it finds |", "| --- | --- | --- |",
+            *[f"| `{entry.id}` | {entry.severity.value} | {entry.summary} |" for entry in rules.catalogue()], "",
             "## Trust Services Criteria ids", "",
             "`criteria` in controls.yaml accepts the AICPA 2017 TSC ids:", ""]
     out += [f"- `{cid}` {title}" for cid, title in tsc.CRITERIA.items()]

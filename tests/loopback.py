@@ -18,7 +18,10 @@ from conftest import GATED_ID, TRUST_CENTER_URL
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from waitress import wasyncore
 
-from generator import gate, keys, links
+from generator.content.project import Project
+from generator.gate import app as gate_app
+from generator.gate import keys, tokens
+from generator.gate.settings import GateSettings
 
 RECIPIENT = "alice@customer.test"
 RECIPIENT_COMPANY = "Customer Inc"
@@ -35,18 +38,18 @@ class Signer:
     kid: str
     issuer: str = TRUST_CENTER_URL
 
-    def link(self, **fields: Any) -> links.Link:
+    def link(self, **fields: Any) -> tokens.Link:
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         values: dict[str, Any] = {
-            "link_id": links.new_link_id(), "document_id": GATED_ID, "recipient": RECIPIENT,
+            "link_id": tokens.new_link_id(), "document_id": GATED_ID, "recipient": RECIPIENT,
             "company": RECIPIENT_COMPANY, "issued_at": now, "expires_at": now + dt.timedelta(days=7),
             "max_downloads": 5, "nda_on_file": False,
         }
         values.update(fields)
-        return links.Link(**values)
+        return tokens.Link(**values)
 
-    def token(self, link: links.Link | None = None, **fields: Any) -> str:
-        return links.mint(link or self.link(**fields), private_key=self.private_key, kid=self.kid, issuer=self.issuer)
+    def token(self, link: tokens.Link | None = None, **fields: Any) -> str:
+        return tokens.mint(link or self.link(**fields), private_key=self.private_key, kid=self.kid, issuer=self.issuer)
 
     def raw(self, claims: dict[str, Any], *, headers: dict[str, Any] | None = None, key: Any = None,
             algorithm: str = "EdDSA") -> str:
@@ -56,17 +59,18 @@ class Signer:
 
 
 def add_signing_key(project: Path, tmp_path: Path, kid: str = "test-key") -> Signer:
-    pair = keys.create_key_pair(project, kid=kid, private_key_path=tmp_path / "secrets" / f"{kid}.pem")
+    pair = keys.create_key_pair(Project.at(project), kid=kid, private_key_path=tmp_path / "secrets" / f"{kid}.pem")
     return Signer(keys.load_private_key(pair.private_key_path), kid)
 
 
-def settings(project: Path, tmp_path: Path, **overrides: Any) -> gate.GateSettings:
+def settings(project: Path, tmp_path: Path, **overrides: Any) -> GateSettings:
+    where = Project.at(project)
     values: dict[str, Any] = {
-        "project_dir": project, "site_dir": project / "site", "db_path": tmp_path / "state" / "gate.sqlite3",
-        "secret_key": b"test-secret-" + bytes(20), "trusted_keys": keys.load_trusted_keys(project),
+        "project": where, "site_dir": project / "site", "db_path": tmp_path / "state" / "gate.sqlite3",
+        "secret_key": b"test-secret-" + bytes(20), "trusted_keys": keys.load_trusted_keys(where),
     }
     values.update(overrides)
-    return gate.GateSettings(**values)
+    return GateSettings(**values)
 
 
 # ---------------------------------------------------------------- the server
@@ -84,8 +88,8 @@ class RunningGate:
 
 
 @contextlib.contextmanager
-def running_gate(gate_settings: gate.GateSettings, threads: int = 8) -> Iterator[RunningGate]:
-    app = gate.create_app(gate_settings)
+def running_gate(gate_settings: GateSettings, threads: int = 8) -> Iterator[RunningGate]:
+    app = gate_app.create_app(gate_settings)
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads, ident="")
     port = int(server.effective_port)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -102,7 +106,7 @@ def running_gate(gate_settings: gate.GateSettings, threads: int = 8) -> Iterator
             # The trigger is gone (its loop already ended): nothing else is using the sockets now.
             wasyncore.close_all(server._map, ignore_all=True)
         thread.join(timeout=10)
-        gate.close(app)
+        gate_app.close(app)
 
 
 # ---------------------------------------------------------------- the client

@@ -1,0 +1,1 @@
+"""The content: YAML in the content folder, read safely, validated into a typed model, checked by rules."""

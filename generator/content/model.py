@@ -1,0 +1,458 @@
+"""The typed content model: one pydantic class per YAML file, and the facts derived from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from generator.content import countries, tsc
+
+SCHEMA_VERSION = "1.0"
+# A SOC report is considered current for twelve months after the end of the period it covers
+# (the market's expectation; bridge letters cover the gap to the next report).
+REPORT_SHELF_LIFE_DAYS = 365
+
+_URL_RE = re.compile(r"^(https?://[^\s/$.?#][^\s<>\"]*|mailto:[^\s<>\"@]+@[^\s<>\"]+)$", re.IGNORECASE)
+_EMAIL_RE = re.compile(r"^[^\s@<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_ID_RE = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+_CONTROL_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
+_COLOUR_RE = r"^#[0-9a-fA-F]{6}$"
+
+
+def _url(value: str) -> str:
+    if any(ord(ch) < 0x20 for ch in value) or not _URL_RE.match(value):
+        raise ValueError("must be an http(s):// or mailto: URL; write the full address, e.g. https://example.com")
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL_RE.match(value):
+        raise ValueError("is not an email address; write it as name@example.com")
+    return value
+
+
+def _country(value: str) -> str:
+    if value not in countries.NAMES:
+        raise ValueError("is not an ISO 3166-1 alpha-2 country code; use two capital letters, e.g. US, DE, IE")
+    return value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Markdown = Annotated[str, StringConstraints(min_length=1, max_length=50_000)]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_url)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)]
+Country = Annotated[str, AfterValidator(_country)]
+Slug = Annotated[str, StringConstraints(pattern=_ID_RE)]
+ControlId = Annotated[str, StringConstraints(pattern=_CONTROL_ID_RE)]
+# An unknown criterion is reported by the rules (with a suggestion), not here, so that the whole
+# file still loads and every other problem is reported too.
+CriterionId = Annotated[str, StringConstraints(pattern=r"^[A-Z]{1,2}\d\.\d{1,2}$")]
+Colour = Annotated[str, StringConstraints(pattern=_COLOUR_RE)]
+RelPath = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class Strict(BaseModel):
+    """Every content object: unknown keys are errors (they are usually typos)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+# ---------------------------------------------------------------- company.yaml
+
+
+class Contacts(Strict):
+    security: Email = Field(description="Where vulnerability reports and security questions go.")
+    privacy: Email | None = Field(None, description="Data protection / privacy contact (DPO).")
+    sales: Email | None = Field(None, description="Who prospects ask for gated documents.")
+
+
+class SecurityTxt(Strict):
+    expires: dt.date = Field(description="RFC 9116 Expires: the date after which security.txt is stale. Keep it within a year.")
+    contact: list[Url] = Field(default_factory=list, description="Extra Contact: lines (the security email is always first).")
+    policy: Url | None = Field(None, description="Vulnerability disclosure policy URL.")
+    acknowledgments: Url | None = Field(None, description="Hall of fame URL.")
+    encryption: Url | None = Field(None, description="URL of the OpenPGP key for encrypted reports.")
+    hiring: Url | None = Field(None, description="Security jobs URL.")
+    preferred_languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]] = Field(
+        default_factory=lambda: ["en"], description="Language tags (RFC 5646), e.g. en, de."
+    )
+
+
+class Company(Strict):
+    name: ShortText = Field(description="Company name as customers know it.")
+    tagline: ShortText | None = Field(None, description="One line under the name on the overview page.")
+    description: Markdown | None = Field(None, description="Markdown. Who you are and what you do, a paragraph or two.")
+    website: Url = Field(description="The company's main website.")
+    logo: RelPath | None = Field(None, description="Logo file, relative to trust/ (SVG or PNG).")
+    brand_colour: Colour = Field("#3949ab", description="Primary colour as #rrggbb; text contrast is checked and adjusted.")
+    contacts: Contacts
+    trust_center_url: Url = Field(description="Public URL where the static trust center is published.")
+    gate_url: Url | None = Field(None, description="Public URL of the gate for gated documents; without it, gated documents point to the sales contact.")
+    security_txt: SecurityTxt
+    link_max_days: int = Field(30, ge=1, le=365, description="Longest lifetime, in days, of a shared document link.")
+
+
+# ---------------------------------------------------------------- certifications.yaml
+
+
+class Framework(enum.StrEnum):
+    SOC1 = "SOC 1"
+    SOC2 = "SOC 2"
+    SOC3 = "SOC 3"
+    ISO27001 = "ISO 27001"
+    ISO27017 = "ISO 27017"
+    ISO27018 = "ISO 27018"
+    ISO27701 = "ISO 27701"
+    HIPAA = "HIPAA"
+    GDPR = "GDPR"
+    CCPA = "CCPA"
+    PCI_DSS = "PCI DSS"
+    CSA_STAR = "CSA STAR"
+    FEDRAMP = "FedRAMP"
+    CUSTOM = "Custom"
+
+    @property
+    def is_soc(self) -> bool:
+        return self in (Framework.SOC1, Framework.SOC2)
+
+
+class ReportType(enum.StrEnum):
+    TYPE_I = "Type I"
+    TYPE_II = "Type II"
+
+
+class Status(enum.StrEnum):
+    ACTIVE = "active"
+    IN_PROGRESS = "in_progress"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return {"active": "Active", "in_progress": "In progress", "expired": "Expired", "withdrawn": "Withdrawn"}[self.value]
+
+
+DeclaredStatus = Literal["active", "in_progress", "withdrawn"]
+Category = Literal["security", "availability", "processing_integrity", "confidentiality", "privacy"]
+
+
+class Period(Strict):
+    start: dt.date
+    end: dt.date
+
+
+class Certification(Strict):
+    id: Slug = Field(description="Stable id, lower-case letters, digits and dashes; used in URLs and references.")
+    framework: Framework
+    name: ShortText | None = Field(None, description="Display name; required for framework Custom, defaults to the framework (and type).")
+    type: ReportType | None = Field(None, description="SOC 1 / SOC 2 only: Type I (design at a point in time) or Type II (operating effectiveness over a period).")
+    status: DeclaredStatus | None = Field(None, description="Only where dates cannot tell (statements such as GDPR), or 'withdrawn'. Where dates exist, the status shown is derived from them.")
+    criteria: list[Category] = Field(default_factory=list, description="SOC 2: trust services categories in scope.")
+    audit_period: Period | None = Field(None, description="Type II: the period the auditor tested.")
+    as_of: dt.date | None = Field(None, description="Type I: the date the design was assessed.")
+    report_date: dt.date | None = Field(None, description="Date of the auditor's report (absent while the audit is in progress).")
+    expected: dt.date | None = Field(None, description="While in progress: when the report or certificate is expected.")
+    auditor: ShortText | None = Field(None, description="Audit firm or certification body.")
+    valid_from: dt.date | None = Field(None, description="Certificates (ISO, PCI...): first day of validity.")
+    valid_until: dt.date | None = Field(None, description="Certificates: last day of validity.")
+    certificate_number: ShortText | None = None
+    scope: Markdown | None = Field(None, description="Markdown. What the report or certificate covers.")
+    summary: Markdown | None = Field(None, description="Markdown. A short plain-language summary for customers.")
+    documents: list[Slug] = Field(default_factory=list, description="Ids of documents (documents.yaml) that belong to it.")
+
+    @property
+    def display_name(self) -> str:
+        if self.name:
+            return self.name
+        if self.type:
+            return f"{self.framework.value} {self.type.value}"
+        return self.framework.value
+
+    @property
+    def current_until(self) -> dt.date | None:
+        """The last day this report or certificate counts as current, from its dates."""
+        if self.valid_until:
+            return self.valid_until
+        covered = self.audit_period.end if self.audit_period else self.as_of
+        if covered and self.report_date:
+            return covered + dt.timedelta(days=REPORT_SHELF_LIFE_DAYS)
+        return None
+
+    def status_on(self, today: dt.date) -> Status:
+        """Derived status: dates decide where they exist; the declared status only where they cannot."""
+        if self.status == "withdrawn":
+            return Status.WITHDRAWN
+        has_dates = self.report_date is not None or self.valid_from is not None or self.valid_until is not None
+        if not has_dates:
+            return Status.ACTIVE if self.status == "active" else Status.IN_PROGRESS
+        if self.report_date and self.report_date > today:
+            return Status.IN_PROGRESS
+        if self.valid_from and self.valid_from > today:
+            return Status.IN_PROGRESS
+        until = self.current_until
+        if until and until < today:
+            return Status.EXPIRED
+        return Status.ACTIVE
+
+
+class CertificationsFile(Strict):
+    certifications: list[Certification]
+
+
+# ---------------------------------------------------------------- soc3/*.yaml
+
+
+class Opinion(enum.StrEnum):
+    UNQUALIFIED = "unqualified"
+    QUALIFIED = "qualified"
+    ADVERSE = "adverse"
+    DISCLAIMER = "disclaimer"
+
+    @property
+    def label(self) -> str:
+        return {
+            "unqualified": "Unqualified (clean) opinion",
+            "qualified": "Qualified opinion",
+            "adverse": "Adverse opinion",
+            "disclaimer": "Disclaimer of opinion",
+        }[self.value]
+
+
+class SubserviceOrganization(Strict):
+    name: ShortText
+    service: Text = Field(description="What the organization does for the system.")
+    method: Literal["carve-out", "inclusive"] = Field(description="How the report treats its controls.")
+
+
+class Soc3Report(Strict):
+    id: Slug
+    title: ShortText = Field(description="Heading of the SOC 3 page, e.g. 'SOC 3 report 2026'.")
+    based_on: Slug = Field(description="Id of the SOC 2 Type II certification (certifications.yaml) this SOC 3 summarizes.")
+    period: Period
+    report_date: dt.date
+    auditor: ShortText
+    opinion: Opinion
+    criteria: list[Category] = Field(min_length=1)
+    system_description: Markdown = Field(description="Markdown. Summary of the system: services, infrastructure, people, data.")
+    management_assertion: Markdown = Field(description="Markdown. Summary of management's assertion.")
+    complementary_user_entity_controls: list[Text] = Field(default_factory=list, description="Controls the customer is expected to operate (CUECs).")
+    subservice_organizations: list[SubserviceOrganization] = Field(default_factory=list)
+    document: Slug | None = Field(None, description="Id of the public SOC 3 PDF (documents.yaml).")
+
+
+# ---------------------------------------------------------------- subprocessors.yaml
+
+
+class Subprocessor(Strict):
+    name: ShortText
+    purpose: Text = Field(description="What they do with customer data.")
+    data_categories: list[ShortText] = Field(min_length=1, description="Kinds of customer data they process.")
+    locations: list[Country] = Field(min_length=1, description="Countries where data is processed, ISO 3166-1 alpha-2 codes.")
+    website: Url
+    added: dt.date = Field(description="Date they started processing customer data.")
+    removed: dt.date | None = Field(None, description="Date they stopped; kept for the change history.")
+    dpa: bool = Field(True, description="Whether a data processing agreement is signed.")
+    transfer_mechanism: ShortText | None = Field(None, description="For transfers outside the EEA, e.g. 'EU SCCs', 'EU-US DPF'.")
+    certifications: list[ShortText] = Field(default_factory=list, description="Their own certifications, e.g. 'SOC 2 Type II', 'ISO 27001'.")
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-") or "subprocessor"
+
+    def is_current(self, today: dt.date) -> bool:
+        return self.added <= today and (self.removed is None or self.removed > today)
+
+
+class SubprocessorsFile(Strict):
+    notice: Markdown | None = Field(None, description="Markdown. How and when customers are told of changes.")
+    subprocessors: list[Subprocessor]
+
+
+# ---------------------------------------------------------------- controls.yaml
+
+
+class ControlStatus(enum.StrEnum):
+    IMPLEMENTED = "implemented"
+    IN_PROGRESS = "in_progress"
+    PLANNED = "planned"
+    NOT_APPLICABLE = "not_applicable"
+
+    @property
+    def label(self) -> str:
+        return {"implemented": "Implemented", "in_progress": "In progress", "planned": "Planned",
+                "not_applicable": "Not applicable"}[self.value]
+
+
+class Control(Strict):
+    id: ControlId
+    name: ShortText
+    description: Markdown
+    status: ControlStatus
+    criteria: list[CriterionId] = Field(default_factory=list, description="AICPA 2017 TSC ids, e.g. CC6.1.")
+    last_tested: dt.date | None = None
+
+
+class ControlCategory(Strict):
+    id: Slug
+    name: ShortText
+    description: Markdown | None = None
+    controls: list[Control] = Field(min_length=1)
+
+
+class ControlsFile(Strict):
+    categories: list[ControlCategory]
+
+
+# ---------------------------------------------------------------- documents.yaml
+
+
+class Access(enum.StrEnum):
+    PUBLIC = "public"
+    GATED = "gated"
+
+
+class Document(Strict):
+    id: Slug
+    title: ShortText
+    description: Text | None = None
+    access: Access
+    file: RelPath = Field(description="Path relative to trust/. Gated files must live outside site_src/.")
+    updated: dt.date
+
+    @property
+    def public_name(self) -> str:
+        """File name under documents/ in the built site (public documents only)."""
+        return Path(self.file).name
+
+
+class DocumentsFile(Strict):
+    documents: list[Document]
+
+
+# ---------------------------------------------------------------- faq.yaml, updates.yaml
+
+
+class FaqEntry(Strict):
+    question: ShortText
+    answer: Markdown
+    category: ShortText | None = None
+
+
+class FaqFile(Strict):
+    faq: list[FaqEntry]
+
+
+class Update(Strict):
+    date: dt.date
+    title: ShortText
+    body: Markdown
+
+    @property
+    def slug(self) -> str:
+        return f"{self.date.isoformat()}-" + (re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-") or "update")
+
+
+class UpdatesFile(Strict):
+    updates: list[Update]
+
+
+# ---------------------------------------------------------------- config.yaml
+
+
+class Suppression(Strict):
+    rule: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")] = Field(
+        description="Id of the check to silence, as `trustcenter check` prints it in brackets, e.g. soc2-report-stale.")
+    reason: Text = Field(description="Why it is right to publish despite this finding; reviewers read it.")
+    subject: ShortText | None = Field(None, description="Only findings about this subject (a certification or "
+                                                         "control id, a subprocessor name...); all of them if absent.")
+    until: dt.date | None = Field(None, description="The last day the suppression applies; after it the finding "
+                                                    "is reported again.")
+
+
+class Checks(Strict):
+    suppress: list[Suppression] = Field(default_factory=list, description="Warnings this repository has decided "
+                                                                          "to accept, each with its reason.")
+
+
+class ConfigFile(Strict):
+    checks: Checks = Field(default_factory=Checks, description="How `trustcenter check` treats this repository.")
+
+
+# ---------------------------------------------------------------- the whole
+
+
+class TrustCenter(BaseModel):
+    """Everything under trust/, validated; what pages, outputs and the gate are made from."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    root: Path
+    company: Company
+    certifications: list[Certification]
+    soc3: list[Soc3Report]
+    subprocessors: SubprocessorsFile
+    controls: list[ControlCategory]
+    documents: list[Document]
+    faq: list[FaqEntry]
+    updates: list[Update]
+    settings: ConfigFile
+    nda_text: str
+    today: dt.date
+
+    @property
+    def nda_sha256(self) -> str:
+        """The NDA's version: the SHA-256 of nda.md as stored (UTF-8)."""
+        return hashlib.sha256(self.nda_text.encode("utf-8")).hexdigest()
+
+    def document(self, document_id: str) -> Document | None:
+        return next((d for d in self.documents if d.id == document_id), None)
+
+    def certification(self, certification_id: str) -> Certification | None:
+        return next((c for c in self.certifications if c.id == certification_id), None)
+
+    def document_path(self, document: Document) -> Path:
+        return (self.root / document.file).resolve()
+
+    @property
+    def gated_documents(self) -> list[Document]:
+        return [d for d in self.documents if d.access is Access.GATED]
+
+    @property
+    def public_documents(self) -> list[Document]:
+        return [d for d in self.documents if d.access is Access.PUBLIC]
+
+    @property
+    def last_updated(self) -> dt.date:
+        """The newest date anywhere in the content: what 'last updated' on the site means."""
+        dates = [dt.date.min]
+        dates += [c.report_date for c in self.certifications if c.report_date and c.report_date <= self.today]
+        dates += [d.updated for d in self.documents]
+        dates += [u.date for u in self.updates]
+        for s in self.subprocessors.subprocessors:
+            dates += [s.added] + ([s.removed] if s.removed else [])
+        dates += [c.last_tested for cat in self.controls for c in cat.controls if c.last_tested]
+        return max(d for d in dates if d <= self.today)
+
+
+# The files of trust/, the model class each holds, and whether it must exist.
+FILES: dict[str, tuple[type[Strict], bool]] = {
+    "company.yaml": (Company, True),
+    "certifications.yaml": (CertificationsFile, True),
+    "subprocessors.yaml": (SubprocessorsFile, True),
+    "controls.yaml": (ControlsFile, True),
+    "documents.yaml": (DocumentsFile, True),
+    "faq.yaml": (FaqFile, False),
+    "updates.yaml": (UpdatesFile, False),
+    "config.yaml": (ConfigFile, False),
+}
+SOC3_DIR = "soc3"
+NDA_FILE = "nda.md"
+
+KNOWN_CRITERIA = tsc.CRITERIA

@@ -1,0 +1,48 @@
+"""Check a project's content: load it, run the rules catalogue, apply --strict. What `check` and `build` call."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from generator.content import model, rules
+from generator.content.diagnostics import Diagnostic, Severity
+from generator.content.load import load
+from generator.content.project import Project
+from generator.content.source import ContentSource, WorkTree
+from generator.errors import ContentError
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    model: model.TrustCenter | None  # None when there are errors
+    diagnostics: list[Diagnostic]  # sorted by place
+    suppressed: int  # warnings this repository accepted in config.yaml
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+
+def validate(project: Project, *, today: dt.date | None = None, strict: bool = False, gated_files: bool = True,
+             source: ContentSource | None = None) -> Result:
+    """Load the content (the work tree unless `source` says otherwise) and apply every rule. With strict,
+    warnings count as errors. Without gated_files (a CI runner building the public site, where gated files
+    are kept out of git), the gated files themselves are not looked for."""
+    loaded = load(source or WorkTree(project, today))
+    found, suppressed = rules.run(loaded, project, gated_files=gated_files)
+    diagnostics = loaded.diagnostics + found
+    if strict:
+        diagnostics = [dataclasses.replace(d, severity=Severity.ERROR) for d in diagnostics]
+    diagnostics = sorted(set(diagnostics))
+    ok = not any(d.severity is Severity.ERROR for d in diagnostics)
+    return Result(loaded.model if ok else None, diagnostics, suppressed)
+
+
+def load_valid(project: Project, *, today: dt.date | None = None, strict: bool = False,
+               gated_files: bool = True) -> model.TrustCenter:
+    """The model, or ContentError carrying every diagnostic."""
+    result = validate(project, today=today, strict=strict, gated_files=gated_files)
+    if result.model is None:
+        raise ContentError(result.diagnostics, project.display(project.trust_dir))
+    return result.model

@@ -1,0 +1,47 @@
+"""`trustcenter demo`: build the demo site, make a demo signing key on first run, mint a link, serve both."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from collections.abc import Callable
+
+from generator.content.project import Project
+from generator.errors import UserError
+from generator.gate import app as gate_app
+from generator.gate import keys, links, settings
+from generator.site import build
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoOptions:
+    host: str
+    port: int
+    recipient: str
+    company: str
+
+
+def run(project: Project, options: DemoOptions, say: Callable[[str], None]) -> None:
+    """Build, print the addresses and a link, and serve until interrupted."""
+    with socket.socket() as probe:
+        if probe.connect_ex((options.host, options.port)) == 0:
+            raise UserError(f"port {options.port} on {options.host} is in use (a previous demo still running?); "
+                            "stop it or pass --port")
+    report = build.build(project)
+    say(f"built {report.pages} pages into {report.site_dir} in {report.seconds:.1f} s")
+    private_key = keys.ensure_demo_key(project)
+    base = f"http://{options.host}:{options.port}"
+    document = next((d.id for d in report.trust_center.gated_documents), None)
+    if document is None:
+        raise UserError(f"{project.content_path('documents.yaml')} has no gated document to make a demo link for")
+    link = links.create(project, links.LinkRequest(document, options.recipient, options.company),
+                        private_key_path=private_key, gate_url=base)
+    say(f"\nsite:  {base}/\n"
+        f"demo link to '{document}' for {options.recipient} ({options.company}), valid until "
+        f"{link.link.expires_at:%Y-%m-%d %H:%M} UTC:\n"
+        f"{link.url}\n\n"
+        f"mint more: .venv/bin/trustcenter link create {document} --to you@example.com "
+        f"--private-key {private_key} --gate-url {base}\n"
+        f"audit:     .venv/bin/trustcenter audit\n"
+        "stop with Ctrl+C\n")
+    gate_app.serve(settings.settings_for(project, include_demo_keys=True), host=options.host, port=options.port)

@@ -1,0 +1,129 @@
+"""The /access blueprint: a sales link opened, its NDA accepted, its document downloaded watermarked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from urllib.parse import urlsplit
+
+import flask
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import MethodNotAllowed
+
+from generator.gate import audit, watermark
+from generator.gate.app import current, see_other
+from generator.gate.refusals import BadCsrfToken, CrossSiteRequest, NotAccepted, RevokedLink, UsedUpLink
+from generator.gate.tokens import Link
+
+MAX_FIELD_CHARS = 200
+
+blueprint = flask.Blueprint("access", __name__)
+
+
+@blueprint.get("/access/<token>")
+def open_link(token: str) -> ResponseReturnValue:
+    """The NDA, or the download offer once accepted here. Changes nothing but the audit."""
+    gate = current()
+    link = gate.link(token)
+    csrf = browser_session()
+    offered = accepted(link)
+    gate.log.record(gate.event(audit.Kind.OPENED, 200, link, detail="download offered" if offered else "NDA shown"))
+    if offered:
+        return gate.render("gate/offer.html", 200, link=link, csrf=csrf,
+                           downloads_left=link.max_downloads - gate.log.downloads(link.link_id))
+    return gate.render("gate/nda.html", 200, link=link, csrf=csrf, form={}, errors={})
+
+
+@blueprint.post("/access/<token>")
+def accept(token: str) -> ResponseReturnValue:
+    """Record the acceptance (or pass on to the download) and redirect, 303."""
+    gate = current()
+    link = gate.link(token)
+    check_same_origin(link)
+    csrf = browser_session()
+    sent = flask.request.form.get("csrf", "")
+    if not sent or not hmac.compare_digest(sent.encode(), csrf.encode()):
+        raise BadCsrfToken("CSRF token missing or not this browser's", link)
+    here = f"{flask.request.script_root}/access/{token}"
+    if flask.request.form.get("step") == "download":
+        if not accepted(link):
+            raise NotAccepted("download asked for before accepting", link)
+        return see_other(f"{here}/download")
+    form = {field: " ".join(flask.request.form.get(field, "").split()) for field in ("name", "company")}
+    errors = _form_errors(form, agreed=flask.request.form.get("accept") == "yes")
+    if errors:
+        return gate.render("gate/nda.html", 400, link=link, csrf=csrf, form=form, errors=errors)
+    gate.log.record(gate.event(audit.Kind.ACCEPTED, 303, link, name=form["name"], company=form["company"],
+                               nda_sha256=gate.content.nda_sha256))
+    kept = [item for item in flask.session.get("accepted", []) if item != link.link_id]
+    flask.session["accepted"] = [*kept, link.link_id][-20:]
+    return see_other(here)
+
+
+@blueprint.route("/access/<token>/download", methods=["GET", "HEAD"])
+def download(token: str) -> ResponseReturnValue:
+    """The document stamped for this recipient; only after acceptance in this browser."""
+    if flask.request.method != "GET":  # a HEAD must not count as a download
+        raise MethodNotAllowed(["GET"])
+    gate = current()
+    link = gate.link(token)
+    if not accepted(link):
+        raise NotAccepted("download without accepting the NDA in this browser", link)
+    document = gate.documents[link.document_id]
+    today = dt.datetime.now(dt.UTC).date()
+    stamped = watermark.watermark(gate.content.document_path(document),
+                                  watermark.Stamp(link.recipient, link.company, today, link.link_id))
+    # Counted atomically with the checks, so parallel downloads cannot exceed the limit, nor one
+    # revoked while the document was being stamped go out.
+    outcome = gate.log.record_download(gate.event(audit.Kind.DOWNLOADED, 200, link), link.max_downloads)
+    if outcome.revoked_reason is not None:
+        raise RevokedLink(link, outcome.revoked_reason)
+    if not outcome.counted:
+        raise UsedUpLink(link)
+    response = flask.Response(stamped, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{document.id}-{link.link_id}.pdf"'
+    return response
+
+
+def accepted(link: Link) -> bool:
+    return link.nda_on_file or link.link_id in flask.session.get("accepted", [])
+
+
+def browser_session() -> str:
+    """This browser's id and CSRF token, made on first visit. Returns the CSRF token."""
+    session = flask.session
+    session.permanent = True
+    if "browser" not in session:
+        session["browser"] = secrets.token_hex(8)
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return str(session["csrf"])
+
+
+def check_same_origin(link: Link | None) -> None:
+    """Refuse POSTs that the browser says come from elsewhere (on top of the CSRF token).
+
+    Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even for the gate's own
+    form, so "null" proves nothing either way; Sec-Fetch-Site, where sent, is the browser's word.
+    """
+    headers = flask.request.headers
+    fetch_site = headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        raise CrossSiteRequest(f"Sec-Fetch-Site: {fetch_site[:40]}", link)
+    origin = headers.get("Origin")
+    if origin is not None and origin != "null" and urlsplit(origin).netloc != flask.request.host:
+        raise CrossSiteRequest(f"Origin: {origin[:80]}", link)
+
+
+def _form_errors(form: dict[str, str], *, agreed: bool) -> dict[str, str]:
+    errors = {}
+    for field, label in (("name", "your full name"), ("company", "your company")):
+        value = form[field]
+        if not value:
+            errors[field] = f"Enter {label}."
+        elif len(value) > MAX_FIELD_CHARS or any(ord(char) < 32 or ord(char) == 127 for char in value):
+            errors[field] = f"Enter {label} in at most {MAX_FIELD_CHARS} characters."
+    if not agreed:
+        errors["accept"] = "Tick the box to accept the agreement."
+    return errors

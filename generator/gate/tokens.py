@@ -1,0 +1,160 @@
+"""Link tokens: a signed, expiring JWT for one recipient and document, minted and verified.
+
+The token is a standard JWT (PyJWT on cryptography), EdDSA over Ed25519 with a `kid` header looked
+up in a fixed table of trusted keys. `link create` runs on the sales person's machine and must
+answer fast, so this module imports neither the content model (pydantic) nor MkDocs, Flask or
+pikepdf, and PyJWT only when it mints or verifies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import re
+import secrets
+from collections.abc import Container, Mapping
+from typing import TYPE_CHECKING, Any
+
+from generator.gate.refusals import ExpiredLink, InvalidLink
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+ALGORITHM = "EdDSA"
+AUDIENCE = "trustcenter-gate"  # tokens made for anything else signed with the same key are refused
+LEEWAY_SECONDS = 30
+MAX_TOKEN_CHARS = 4096  # real links are ~600 characters; anything longer is refused before parsing
+MAX_DOWNLOADS_LIMIT = 100
+MAX_COMPANY_CHARS = 200
+
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}")  # fullmatch: no "\n"
+LINK_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # used with fullmatch
+# The same patterns as generator.content.model (checked equal by a test); copied so `link create` need not
+# import the pydantic model, which alone takes longer than the whole command may.
+DOCUMENT_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+EMAIL_RE = re.compile(r"^[^\s@<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_HEADER_FIELDS = frozenset({"alg", "typ", "kid"})  # jku, x5u, jwk, x5c, crit...: refused, never followed
+_CLAIMS = ("iss", "aud", "sub", "doc", "company", "iat", "nbf", "exp", "jti", "max_downloads", "nda_on_file")
+
+
+# ---------------------------------------------------------------- the link
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    link_id: str
+    document_id: str
+    recipient: str
+    company: str
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+    max_downloads: int
+    nda_on_file: bool
+
+    def claims(self, issuer: str) -> dict[str, Any]:
+        issued = int(self.issued_at.timestamp())
+        return {
+            "iss": issuer,
+            "aud": AUDIENCE,
+            "sub": self.recipient,
+            "doc": self.document_id,
+            "company": self.company,
+            "iat": issued,
+            "nbf": issued,
+            "exp": int(self.expires_at.timestamp()),
+            "jti": self.link_id,
+            "max_downloads": self.max_downloads,
+            "nda_on_file": self.nda_on_file,
+        }
+
+
+def new_link_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def mint(link: Link, *, private_key: Ed25519PrivateKey, kid: str, issuer: str) -> str:
+    """The signed token for a link."""
+    import jwt
+
+    return jwt.encode(link.claims(issuer), private_key, algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"})
+
+
+def fingerprint(token: str) -> str:
+    """A short, non-reversible name for a token, so the audit can correlate attempts without storing it."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def verify(token: str, *, keys: Mapping[str, Ed25519PublicKey], issuer: str, gated_documents: Container[str],
+           max_lifetime: dt.timedelta, leeway: int = LEEWAY_SECONDS) -> Link:
+    """The link a token stands for, or InvalidLink / ExpiredLink. Revocation and downloads are the gate's part."""
+    import jwt
+
+    if len(token) > MAX_TOKEN_CHARS:
+        raise InvalidLink(f"token of {len(token)} characters, over the {MAX_TOKEN_CHARS} limit")
+    if not _TOKEN_RE.fullmatch(token):
+        raise InvalidLink("not a JWT")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise InvalidLink("unreadable header") from None
+    if set(header) - _HEADER_FIELDS:
+        raise InvalidLink(f"header fields not accepted: {sorted(set(header) - _HEADER_FIELDS)}")
+    if header.get("alg") != ALGORITHM:
+        raise InvalidLink(f"algorithm {str(header.get('alg'))[:20]!r} is not {ALGORITHM}")
+    kid = header.get("kid")
+    # The kid is only ever a key into this dict: never a path, never a query.
+    if not isinstance(kid, str) or kid not in keys:
+        raise InvalidLink("unknown key id")
+    # Every check but the expiry in one decode; the expiry is judged last, below, so that only a link
+    # that is right in every other way is answered "expired" (410) rather than generically (403).
+    options: jwt.types.Options = {"require": list(_CLAIMS), "verify_exp": False}
+    try:
+        claims = jwt.decode(token, keys[kid], algorithms=[ALGORITHM], audience=AUDIENCE, issuer=issuer,
+                            leeway=leeway, options=options)
+    except jwt.PyJWTError as exc:
+        raise InvalidLink(f"{type(exc).__name__}: {str(exc)[:120]}") from None
+    link = _link_from(claims)
+    if claims["iss"] != issuer or claims["aud"] != AUDIENCE:
+        raise InvalidLink("wrong issuer or audience", link)
+    if link.expires_at - link.issued_at > max_lifetime + dt.timedelta(seconds=leeway):
+        raise InvalidLink("lifetime longer than the maximum", link)
+    if link.document_id not in gated_documents:
+        raise InvalidLink("document unknown or not gated", link)
+    if link.expires_at <= dt.datetime.now(dt.UTC) - dt.timedelta(seconds=leeway):
+        raise ExpiredLink(link)
+    return link
+
+
+def _link_from(claims: dict[str, Any]) -> Link:
+    """The claims as a Link, after checking each has the type and form we mint."""
+    def text(name: str, pattern: re.Pattern[str] | None = None, limit: int = 254) -> str:
+        value = claims.get(name)
+        if not isinstance(value, str) or not value or len(value) > limit or CONTROL_RE.search(value):
+            raise InvalidLink(f"claim {name} malformed")
+        if pattern is not None and not pattern.match(value):
+            raise InvalidLink(f"claim {name} malformed")
+        return value
+
+    def number(name: str) -> int:
+        value = claims.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**40:
+            raise InvalidLink(f"claim {name} malformed")
+        return value
+
+    max_downloads = number("max_downloads")
+    if not 1 <= max_downloads <= MAX_DOWNLOADS_LIMIT or not isinstance(claims.get("nda_on_file"), bool):
+        raise InvalidLink("claim max_downloads or nda_on_file malformed")
+    return Link(
+        link_id=text("jti", LINK_ID_RE),
+        document_id=text("doc", DOCUMENT_ID_RE),
+        recipient=text("sub", EMAIL_RE),
+        company=text("company", limit=MAX_COMPANY_CHARS),
+        issued_at=dt.datetime.fromtimestamp(number("iat"), dt.UTC),
+        expires_at=dt.datetime.fromtimestamp(number("exp"), dt.UTC),
+        max_downloads=max_downloads,
+        nda_on_file=claims["nda_on_file"],
+    )
+
+

@@ -1,0 +1,1 @@
+"""Publishing by git: history read from the repository, `changes`, and new repositories (`init`)."""

@@ -1,0 +1,265 @@
+"""`trustcenter changes`: what changed in trust/ between two revisions, in words fit for a change notice."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from typing import Any
+
+from generator.content import countries, git, model
+from generator.content.project import Project
+from generator.content.source import GitRevision, WorkTree
+from generator.publish import history
+
+SECTIONS = ("Certifications", "SOC 3 reports", "Subprocessors", "Controls", "Documents", "Updates")
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    section: str  # one of SECTIONS
+    kind: str  # added, removed, changed, renewed, expired, withdrawn, published, status
+    subject: str  # the name a reader knows it by
+    summary: str  # one sentence
+    details: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    since: str  # a label: short commit id, or "the empty repository"
+    until: str  # a label: short commit id, or "the working tree"
+    changes: list[Change]
+    notes: list[str]  # what could not be seen (shallow clone, files that do not validate)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"since": self.since, "until": self.until, "notes": self.notes,
+                "changes": [dataclasses.asdict(c) | {"details": list(c.details)} for c in self.changes]}
+
+
+# ---------------------------------------------------------------- comparing
+
+
+def _date(value: dt.date | None) -> str:
+    return value.isoformat() if value else "none"
+
+
+def _places(codes: list[str]) -> str:
+    return ", ".join(countries.NAMES.get(c, c) for c in codes)
+
+
+def _certifications(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
+    found: list[Change] = []
+    for cert_id, cert in new.certifications.items():
+        name = cert.display_name
+        before = old.certifications.get(cert_id)
+        status = cert.status_on(new.date)
+        if before is None:
+            found.append(Change("Certifications", "added", name, f"{name} added ({status.label.lower()})."))
+            continue
+        was = before.status_on(old.date)
+        renewed = [f"{label} {_date(b)} → {_date(a)}" for label, b, a in (
+            ("report date", before.report_date, cert.report_date),
+            ("audit period end", before.audit_period.end if before.audit_period else None,
+             cert.audit_period.end if cert.audit_period else None),
+            ("as of", before.as_of, cert.as_of),
+            ("valid until", before.valid_until, cert.valid_until),
+        ) if b != a]
+        if status is model.Status.WITHDRAWN and was is not model.Status.WITHDRAWN:
+            found.append(Change("Certifications", "withdrawn", name, f"{name} withdrawn."))
+        elif renewed and status is model.Status.ACTIVE:
+            period = f" for {cert.audit_period.start} to {cert.audit_period.end}" if cert.audit_period else ""
+            found.append(Change("Certifications", "renewed", name,
+                                f"{name} renewed{period}; current until {_date(cert.current_until)}.",
+                                tuple(renewed)))
+        elif status is model.Status.EXPIRED and was is not model.Status.EXPIRED:
+            found.append(Change("Certifications", "expired", name,
+                                f"{name} expired (current until {_date(cert.current_until)})."))
+        elif status != was:
+            found.append(Change("Certifications", "status", name,
+                                f"{name} is now {status.label.lower()} (was {was.label.lower()}).", tuple(renewed)))
+        elif renewed or cert != before:
+            found.append(Change("Certifications", "changed", name, f"{name} details updated.", tuple(renewed)))
+    for cert_id, before in old.certifications.items():
+        if cert_id not in new.certifications:
+            found.append(Change("Certifications", "removed", before.display_name,
+                                f"{before.display_name} removed from the trust center."))
+    return found
+
+
+def _soc3(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
+    found: list[Change] = []
+    for report_id, report in new.soc3.items():
+        before = old.soc3.get(report_id)
+        if before is None:
+            found.append(Change("SOC 3 reports", "published", report.title,
+                                f"{report.title} published: period {report.period.start} to {report.period.end}, "
+                                f"{report.opinion.label.lower()} from {report.auditor}."))
+        elif before != report:
+            found.append(Change("SOC 3 reports", "changed", report.title, f"{report.title} updated."))
+    for report_id, before in old.soc3.items():
+        if report_id not in new.soc3:
+            found.append(Change("SOC 3 reports", "removed", before.title, f"{before.title} removed."))
+    return found
+
+
+def _subprocessors(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
+    found: list[Change] = []
+    for name, sub in new.subprocessors.items():
+        before = old.subprocessors.get(name)
+        if before is None:
+            when = f"from {sub.added}" if sub.added > new.date else f"since {sub.added}"
+            found.append(Change("Subprocessors", "added", name,
+                                f"{name} added as a subprocessor ({when}): {sub.purpose.rstrip('.')}; data: "
+                                f"{', '.join(sub.data_categories)}; locations: {_places(sub.locations)}."))
+            continue
+        if sub.removed and not before.removed:
+            found.append(Change("Subprocessors", "removed", name,
+                                f"{name} removed as a subprocessor (from {sub.removed})."))
+            continue
+        details = history.describe_subprocessor_change(before, sub)
+        if details:
+            found.append(Change("Subprocessors", "changed", name, f"{name} changed: {'; '.join(details)}.",
+                                tuple(details)))
+    for name in old.subprocessors:
+        if name not in new.subprocessors:
+            found.append(Change("Subprocessors", "removed", name,
+                                f"{name} removed as a subprocessor (deleted from the list)."))
+    return found
+
+
+def _controls(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
+    found: list[Change] = []
+    for control_id, control in new.controls.items():
+        subject = f"{control_id} {control.name}"
+        before = old.controls.get(control_id)
+        if before is None:
+            found.append(Change("Controls", "added", subject, f"{subject} added ({control.status.label.lower()})."))
+        elif before.status != control.status:
+            found.append(Change("Controls", "status", subject,
+                                f"{subject}: status changed from {before.status.label.lower()} to "
+                                f"{control.status.label.lower()}."))
+        elif before != control:
+            what = [field for field in ("name", "description", "criteria", "last_tested")
+                    if getattr(before, field) != getattr(control, field)]
+            found.append(Change("Controls", "changed", subject,
+                                f"{subject} updated ({', '.join(f.replace('_', ' ') for f in what)}).", tuple(what)))
+    for control_id, before in old.controls.items():
+        if control_id not in new.controls:
+            found.append(Change("Controls", "removed", f"{control_id} {before.name}",
+                                f"{control_id} {before.name} removed."))
+    return found
+
+
+def _documents(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
+    found: list[Change] = []
+    for document_id, document in new.documents.items():
+        access = " (under NDA)" if document.access is model.Access.GATED else ""
+        before = old.documents.get(document_id)
+        if before is None:
+            found.append(Change("Documents", "added", document.title, f"{document.title}{access} added."))
+        elif before != document:
+            found.append(Change("Documents", "changed", document.title,
+                                f"{document.title}{access} updated ({document.updated})."))
+    for document_id, before in old.documents.items():
+        if document_id not in new.documents:
+            found.append(Change("Documents", "removed", before.title, f"{before.title} removed."))
+    return found
+
+
+def _updates(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
+    return [Change("Updates", "published", update.title, f"Announcement “{update.title}” ({update.date}).")
+            for slug, update in new.updates.items() if slug not in old.updates]
+
+
+def compare(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
+    """Every change a customer would want to hear about, grouped by section in SECTIONS order."""
+    return [*_certifications(old, new), *_soc3(old, new), *_subprocessors(old, new), *_controls(old, new),
+            *_documents(old, new), *_updates(old, new)]
+
+
+def changes(project: Project, since: str | None = None, until: str | None = None,
+            today: dt.date | None = None) -> Report:
+    """Compare the content at `since` (default: see git.default_since) with `until` (default: the working tree).
+
+    Raises GitError (NotARepository, UnknownRevision) with a sentence for the user.
+    """
+    today = today or dt.date.today()
+    root = project.root
+    git.require_repository(root)
+    notes: list[str] = []
+    if until is None:
+        new = history.snapshot(WorkTree(project, today))
+    else:
+        new = history.snapshot(GitRevision(project, git.resolve(root, until)))
+    if since is not None:
+        since_commit: str | None = git.resolve(root, since)
+    elif git.has_commits(root):
+        since_commit = git.default_since(root)
+        if since_commit is None and git.is_shallow(root):
+            head = git.resolve(root, "HEAD")[:12]
+            notes.append(f"history before {head} is not available in this shallow clone; fetch it with "
+                         "`git fetch --unshallow` (or check out with fetch-depth: 0) to see what changed")
+            return Report(head, new.label, [], notes)
+    else:
+        since_commit = None
+    if since_commit is None:
+        old = history.empty_snapshot("the empty repository", today)
+    else:
+        old = history.snapshot(GitRevision(project, since_commit))
+    for snap in (old, new):
+        for path in snap.unreadable:
+            notes.append(f"{path} is missing or does not validate at {snap.label}; its changes are not shown "
+                         "(run `trustcenter check`)")
+    return Report(old.label, new.label, compare(old, new), notes)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _grouped(report: Report) -> list[tuple[str, list[Change]]]:
+    return [(section, [c for c in report.changes if c.section == section]) for section in SECTIONS
+            if any(c.section == section for c in report.changes)]
+
+
+def render_text(report: Report) -> str:
+    lines = [f"Trust center changes from {report.since} to {report.until}:"]
+    if not report.changes:
+        lines.append("  no changes to certifications, SOC 3 reports, subprocessors, controls, documents or updates")
+    for section, found in _grouped(report):
+        lines.append(f"\n{section}")
+        lines += [f"  - {change.summary}" for change in found]
+    lines += [f"\nnote: {note}" for note in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    # Content text goes into a pull-request comment: keep it from becoming markup or HTML there.
+    for char in "\\`*_[]<>|#":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+_KIND_LABELS = {"status": "Status changed"}
+
+
+def _ref(label: str) -> str:
+    return f"`{label}`" if all(c in "0123456789abcdef" for c in label) else label
+
+
+def render_markdown(report: Report) -> str:
+    lines = ["## Trust center changes", "", f"From {_ref(report.since)} to {_ref(report.until)}."]
+    if not report.changes:
+        lines += ["", "No changes to certifications, SOC 3 reports, subprocessors, controls, documents or updates."]
+    for section, found in _grouped(report):
+        lines += ["", f"### {section}", ""]
+        lines += [f"- **{_KIND_LABELS.get(change.kind, change.kind.capitalize())}**: {_md(change.summary)}"
+                  for change in found]
+    if report.notes:
+        lines += [""] + [f"> **Note:** {_md(note)}" for note in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+def render(report: Report, style: str) -> str:
+    if style == "json":
+        return json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n"
+    return render_markdown(report) if style == "markdown" else render_text(report)

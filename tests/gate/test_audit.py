@@ -1,0 +1,180 @@
+"""The audit log: append-only, hash-chained, counted atomically, kept across restarts, readable by `audit`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from generator.cli import main
+from generator.gate import audit
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> audit.AuditLog:
+    return audit.AuditLog(tmp_path / "state" / "gate.sqlite3")
+
+
+def opened(link_id: str = "link-0001", **fields: str) -> audit.Event:
+    return audit.Event(audit.Kind.OPENED, 200, link_id=link_id, recipient="alice@customer.test",
+                       document="soc2-report", ip="127.0.0.1", **fields)
+
+
+def test_the_database_uses_wal(log: audit.AuditLog) -> None:
+    assert sqlite3.connect(log.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_each_event_is_chained_to_the_one_before(log: audit.AuditLog) -> None:
+    for index in range(5):
+        log.record(opened(f"link-000{index}"))
+    rows = log.events()
+    assert [row.id for row in rows] == [1, 2, 3, 4, 5]
+    assert rows[0].prev_hash == audit.GENESIS
+    assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(rows))
+    check = log.verify_chain()
+    assert check.ok and check.events == 5 and check.head == rows[-1].hash
+
+
+def test_rows_cannot_be_updated_or_deleted_through_sqlite(log: audit.AuditLog) -> None:
+    log.record(opened())
+    database = sqlite3.connect(log.path)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        database.execute("UPDATE events SET recipient = 'mallory@evil.test'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        database.execute("DELETE FROM events")
+
+
+def test_a_changed_row_breaks_the_chain_and_is_named(log: audit.AuditLog) -> None:
+    for index in range(3):
+        log.record(opened(f"link-000{index}"))
+    database = sqlite3.connect(log.path)
+    database.execute("DROP TRIGGER events_append_only_update")  # someone with the file in hand
+    database.execute("UPDATE events SET name = 'Somebody Else' WHERE id = 2")
+    database.commit()
+    check = log.verify_chain()
+    assert not check.ok
+    assert check.problem == "event 2 was changed after it was written"
+
+
+def test_a_deleted_row_breaks_the_chain(log: audit.AuditLog) -> None:
+    for index in range(3):
+        log.record(opened(f"link-000{index}"))
+    database = sqlite3.connect(log.path)
+    database.execute("DROP TRIGGER events_append_only_delete")
+    database.execute("DELETE FROM events WHERE id = 2")
+    database.commit()
+    assert log.verify_chain().problem == "event 2 is missing (next is 3)"
+
+
+def test_downloads_never_exceed_the_limit_under_concurrent_requests(log: audit.AuditLog) -> None:
+    granted: list[bool] = []
+    lock = threading.Lock()
+
+    def download() -> None:
+        result = log.record_download(audit.Event(audit.Kind.DOWNLOADED, 200, link_id="link-0001"), limit=3).counted
+        with lock:
+            granted.append(result)
+
+    threads = [threading.Thread(target=download) for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert granted.count(True) == 3
+    assert log.downloads("link-0001") == 3
+    assert log.verify_chain().ok
+
+
+def test_no_event_is_lost_when_many_threads_write_at_once(log: audit.AuditLog) -> None:
+    def write(worker: int) -> None:
+        for index in range(25):
+            log.record(opened(f"link-{worker:02d}{index:02d}"))
+
+    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(log.events()) == 200
+    assert log.verify_chain().ok
+
+
+def test_revocations_and_download_counts_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "gate.sqlite3"
+    first = audit.AuditLog(path)
+    assert first.revoke("link-0001", "sent to the wrong person")
+    first.record_download(audit.Event(audit.Kind.DOWNLOADED, 200, link_id="link-0002"), limit=1)
+    first.close()
+    second = audit.AuditLog(path)
+    assert second.revocation("link-0001") == "sent to the wrong person"
+    assert second.downloads("link-0002") == 1
+    assert not second.revoke("link-0001", "again")
+    assert second.events()[0].kind == "revoked"
+
+
+def run_audit(tmp_path: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["audit", "--db", str(tmp_path / "state" / "gate.sqlite3"), *args])
+    return result.exit_code, result.output
+
+
+def test_audit_prints_a_table_filtered_by_link(log: audit.AuditLog, tmp_path: Path) -> None:
+    log.record(opened("link-0001"))
+    log.record(audit.Event(audit.Kind.ACCEPTED, 303, link_id="link-0001", name="Alice Example", company="Customer"))
+    log.record(opened("link-0002"))
+    code, output = run_audit(tmp_path, "--link", "link-0001")
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0].split()[:5] == ["id", "at", "kind", "status", "link_id"]
+    assert len(lines) == 3 and "Alice Example" in lines[2] and "link-0002" not in output
+
+
+def test_audit_as_json_and_csv_carries_every_field_and_hash(log: audit.AuditLog, tmp_path: Path) -> None:
+    log.record(opened(user_agent="=HYPERLINK(\"http://evil.test\")"))
+    _, output = run_audit(tmp_path, "--format", "json")
+    (row,) = json.loads(output)
+    assert row["recipient"] == "alice@customer.test" and len(row["hash"]) == 64
+    _, output = run_audit(tmp_path, "--format", "csv")
+    (record,) = csv.DictReader(io.StringIO(output))
+    assert record["hash"] == row["hash"]
+    assert record["user_agent"].startswith("'=")  # not a formula when opened in a spreadsheet
+
+
+def test_audit_verify_reports_an_intact_chain_and_a_broken_one(log: audit.AuditLog, tmp_path: Path) -> None:
+    log.record(opened())
+    log.record(opened())
+    code, output = run_audit(tmp_path, "--verify")
+    assert code == 0 and "audit log intact: 2 events" in output
+    database = sqlite3.connect(log.path)
+    database.execute("DROP TRIGGER events_append_only_update")
+    database.execute("UPDATE events SET ip = '10.0.0.1' WHERE id = 1")
+    database.commit()
+    code, output = run_audit(tmp_path, "--verify")
+    assert code == 1 and "tampered with: event 1 was changed" in output
+
+
+def test_audit_without_a_database_says_where_it_looked(tmp_path: Path) -> None:
+    code, output = run_audit(tmp_path)
+    assert code == 1 and "no audit database" in output
+
+
+def test_the_table_never_prints_terminal_control_characters(log: audit.AuditLog, tmp_path: Path) -> None:
+    log.record(opened(user_agent="curl\x1b[2J\x1b]0;owned\x07"))
+    _, output = run_audit(tmp_path)
+    assert "\x1b" not in output and "\x07" not in output
+
+
+def test_a_download_of_a_link_revoked_after_it_was_verified_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "gate.sqlite3"
+    gate_side, revoke_side = audit.AuditLog(path), audit.AuditLog(path)
+    assert gate_side.revocation("link-0003") is None  # the gate has verified the link: not revoked
+    revoke_side.revoke("link-0003", "contract ended")  # `trustcenter link revoke`, meanwhile
+    outcome = gate_side.record_download(audit.Event(audit.Kind.DOWNLOADED, 200, link_id="link-0003"), limit=5)
+    assert outcome == audit.DownloadOutcome(counted=False, revoked_reason="contract ended")
+    assert gate_side.downloads("link-0003") == 0

