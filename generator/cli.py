@@ -56,6 +56,15 @@ def _project(ctx: click.Context, param: click.Parameter, value: Path) -> Any:
     return Project.at(value)
 
 
+def base_option(func: F) -> F:
+    return click.option(
+        "--base", default=None, metavar="REV",
+        help="The revision the change starts from: what was gated there cannot become public without a "
+             "`declassified` decision (default: the merge base with origin/main, else HEAD~1, in a git "
+             "repository).",
+    )(func)
+
+
 def project_option(func: F) -> F:
     return click.option(
         "--project", "project", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
@@ -74,13 +83,15 @@ def main(debug: bool) -> None:
 @main.command()
 @click.option("--strict", is_flag=True, help="Treat warnings (stale reports, expired certificates...) as errors.")
 @gated_files_option
+@base_option
 @project_option
-def check(strict: bool, without_gated_files: bool, project: Project) -> None:
-    """Validate trust/: prints path:line:col: error|warning: ...; exit 1 on errors."""
+def check(strict: bool, without_gated_files: bool, base: str | None, project: Project) -> None:
+    """Validate trust/: prints path:line:col: error|warning: ... [rule]; exit 1 on errors."""
     from generator.content import diagnostics
-    from generator.content.validate import validate
+    from generator.content.validate import base_revision, validate
 
-    result = validate(project, strict=strict, gated_files=not without_gated_files)
+    result = validate(project, strict=strict, gated_files=not without_gated_files,
+                      base=base_revision(project, base))
     for diagnostic in result.diagnostics:
         click.echo(str(diagnostic))
     errors = len(diagnostics.errors(result.diagnostics))
@@ -99,12 +110,15 @@ def check(strict: bool, without_gated_files: bool, project: Project) -> None:
               help="Where to put the site (default: site_dir of mkdocs.yml, i.e. site/).")
 @click.option("--strict", is_flag=True, help="Treat content warnings as errors.")
 @gated_files_option
+@base_option
 @project_option
-def build(site_dir: Path | None, strict: bool, without_gated_files: bool, project: Project) -> None:
+def build(site_dir: Path | None, strict: bool, without_gated_files: bool, base: str | None, project: Project) -> None:
     """Check trust/, build the static site atomically, and verify no gated document leaked."""
+    from generator.content.validate import base_revision
     from generator.site import build as site_build
 
-    report = site_build.build(project, site_dir, strict=strict, gated_files=not without_gated_files)
+    report = site_build.build(project, site_dir, strict=strict, gated_files=not without_gated_files,
+                              base=base_revision(project, base))
     for diagnostic in report.diagnostics:
         click.echo(str(diagnostic), err=True)
     click.echo(f"built {report.pages} pages ({report.files} files) into {report.site_dir} in {report.seconds:.2f} s; "
@@ -218,26 +232,24 @@ def link_create(document: str, recipient: str, company: str | None, expires: str
     else:
         click.echo(created.url)
         click.echo(f"link {created.link.link_id} for {created.link.recipient}: {created.link.document_id}, "
-                   f"expires {created.as_json()['expires']}", err=True)
+                   f"expires {created.as_json()['expires']}; it opens the gate at {created.host}", err=True)
 
 
 @link.command("revoke")
 @click.argument("link_id")
 @click.option("--reason", default="withdrawn by the sender", show_default=True, help="Kept in the audit log.")
+@click.option("--create", is_flag=True, help="Create the gate database if there is none yet (revoking before the "
+                                             "gate first runs); without it a missing database is an error.")
 @_db_option
 @project_option
-def link_revoke(link_id: str, reason: str, db_path: Path | None, project: Project) -> None:
+def link_revoke(link_id: str, reason: str, create: bool, db_path: Path | None, project: Project) -> None:
     """Withdraw a link at once; holds across gate restarts."""
     from generator.errors import UserError
-    from generator.gate import audit, tokens
+    from generator.gate import settings, tokens
 
     if not tokens.LINK_ID_RE.fullmatch(link_id):
         raise UserError(f"'{link_id[:70]}' is not a link id; copy it from `link create --json` or `trustcenter audit`")
-    path = db_path or project.root / audit.DEFAULT_DB
-    if not path.is_file():
-        # Revoking before the gate first runs is allowed; a wrong --db or --project would go unnoticed.
-        click.echo(f"note: created a new audit database at {path}; the gate must use this one (--db)", err=True)
-    log = audit.AuditLog(path)
+    log = settings.open_log(project, db_path, create=create)
     if not log.revoke(link_id, " ".join(reason.split())[:500]):
         click.echo(f"link {link_id} was already revoked")
     elif log.seen(link_id):
@@ -250,8 +262,14 @@ def link_revoke(link_id: str, reason: str, db_path: Path | None, project: Projec
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @_db_option
+@click.option("--init", "create_db", is_flag=True,
+              help="Create the gate database (and its audit key) if there is none; without it a missing "
+                   "database is an error, so a wrong --db never starts an empty log.")
 @click.option("--site-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The built static site served at every other path (default: site/ in the project).")
+@click.option("--no-site", is_flag=True,
+              help="Serve no page of the site: the gate on a host name of its own, behind a proxy that serves the "
+                   "site elsewhere (deploy/nginx.conf); / sends visitors to trust_center_url.")
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Requests handled at once.")
 @click.option("--trusted-proxy", default=None, metavar="ADDRESS",
@@ -259,48 +277,62 @@ def link_revoke(link_id: str, reason: str, db_path: Path | None, project: Projec
 @click.option("--insecure-cookies", is_flag=True,
               help="Cookies without Secure, for plain http to a host other than localhost (testing only).")
 @project_option
-def gate(host: str, port: int, db_path: Path | None, site_dir: Path | None, threads: int, trusted_proxy: str | None,
-         insecure_cookies: bool, project: Project) -> None:
+def gate(host: str, port: int, db_path: Path | None, create_db: bool, site_dir: Path | None, no_site: bool,
+         threads: int, trusted_proxy: str | None, insecure_cookies: bool, project: Project) -> None:
     """Run the gate (and serve the built site beside it) with waitress."""
     from generator.errors import GateConfigError
     from generator.gate import app as gate_app
     from generator.gate import keys
     from generator.gate.settings import settings_for
 
-    settings = settings_for(project, site_dir=site_dir, db_path=db_path, secure_cookies=not insecure_cookies)
+    settings = settings_for(project, site_dir=site_dir, db_path=db_path, secure_cookies=not insecure_cookies,
+                            create_db=create_db, serve_site=not no_site)
     if skipped := keys.demo_kids(project):
-        click.echo(f"note: not trusting the demo key(s) {', '.join(skipped)} in trust/keys/; only "
-                   "`trustcenter demo` honours demo links", err=True)
+        click.echo(f"note: not trusting the demo key(s) {', '.join(skipped)} in "
+                   f"{project.display(keys.keys_dir(project))}/; only `trustcenter demo` honours demo links", err=True)
     if not settings.trusted_keys:
         raise GateConfigError(f"there are no public keys in {project.display(keys.keys_dir(project))}/, so every "
                               "link would be refused; run `trustcenter keys new`")
-    if not (settings.site_dir / "index.html").is_file():
+    if settings.serve_site and not (settings.site_dir / "index.html").is_file():
         click.echo(f"warning: {settings.site_dir} holds no built site; run `trustcenter build` "
                    "(the gate still serves links)", err=True)
-    click.echo(f"gate on http://{host}:{port}/  (site: {settings.site_dir}, audit: {settings.db_path})")
-    gate_app.serve(settings, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy)
+    app = gate_app.create_app(settings)
+    site = settings.site_dir if settings.serve_site else "none, the gate's own origin"
+    click.echo(f"gate on http://{host}:{port}/  (site: {site}, audit: {settings.db_path})")
+    gate_app.serve(app, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy)
 
 
 @main.command("audit")
 @_db_option
 @click.option("--link", "link_id", default=None, help="Only this link's events.")
 @click.option("--format", "style", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--verify", is_flag=True, help="Check the hash chain instead of listing events.")
+@click.option("--verify", is_flag=True, help="Check the keyed chain (and the checkpoints, if given) instead of "
+                                             "listing events.")
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --verify: also check the chain against the checkpoints in this file. Alone: verify the "
+                   "chain and append a checkpoint of its head to this file (keep it off the gate's host).")
 @project_option
-def audit_log(db_path: Path | None, link_id: str | None, style: str, verify: bool, project: Project) -> None:
-    """Who opened, accepted and downloaded; every denied attempt."""
-    from generator.errors import StoreError, UserError
-    from generator.gate import audit
+def audit_log(db_path: Path | None, link_id: str | None, style: str, verify: bool, checkpoint_file: Path | None,
+              project: Project) -> None:
+    """Who opened, accepted and downloaded; every denied attempt; the chain's integrity."""
+    from generator.errors import StoreError
+    from generator.gate import audit, settings
 
-    path = db_path or project.root / audit.DEFAULT_DB
-    if not path.is_file():
-        raise StoreError(f"there is no audit database at {path}; the gate makes it when it starts (or pass --db)")
-    log = audit.AuditLog(path)
+    log = settings.open_log(project, db_path)
     if verify:
-        check = log.verify_chain()
+        pins = audit.Checkpoint.read_file(checkpoint_file) if checkpoint_file else []
+        check = log.verify_chain(pins)
         if not check.ok:
-            raise UserError(f"the audit log has been tampered with: {check.problem}")
-        click.echo(f"audit log intact: {check.events} events, head {check.head}")
+            raise StoreError(f"the audit log has been tampered with: {check.problem}")
+        against = f", consistent with {len(pins)} checkpoint(s)" if pins else ""
+        click.echo(f"audit log intact: {check.events} events{against}, head {check.head}")
+        return
+    if checkpoint_file is not None:
+        point = log.checkpoint()
+        with checkpoint_file.open("a", encoding="utf-8") as handle:
+            handle.write(point.line() + "\n")
+        click.echo(f"checkpoint appended to {checkpoint_file}: {point.events} events, head {point.head}; copy it "
+                   "somewhere the gate's host cannot write")
         return
     click.echo(audit.format_rows(log.events(link_id), style))
 

@@ -118,6 +118,16 @@ def make_project(tmp_path: Path, *, link_max_days: int = 30) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The gate's state folder (database, secrets, the demo key) for this test alone, never ~/.local/state."""
+    folder = tmp_path / "gate-state"
+    monkeypatch.setenv("TRUSTCENTER_STATE_DIR", str(folder))
+    for variable in ("TRUSTCENTER_AUDIT_KEY", "TRUSTCENTER_GATE_SECRET", "TRUSTCENTER_SIGNING_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    return folder
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path)

@@ -21,7 +21,7 @@ from waitress import wasyncore
 from generator.content.project import Project
 from generator.gate import app as gate_app
 from generator.gate import keys, tokens
-from generator.gate.settings import GateSettings
+from generator.gate.settings import GateSettings, audit_key
 
 RECIPIENT = "alice@customer.test"
 RECIPIENT_COMPANY = "Customer Inc"
@@ -67,7 +67,8 @@ def settings(project: Path, tmp_path: Path, **overrides: Any) -> GateSettings:
     where = Project.at(project)
     values: dict[str, Any] = {
         "project": where, "site_dir": project / "site", "db_path": tmp_path / "state" / "gate.sqlite3",
-        "secret_key": b"test-secret-" + bytes(20), "trusted_keys": keys.load_trusted_keys(where),
+        "audit_key": audit_key(where, create=True), "secret_key": b"test-secret-" + bytes(20), "trusted_keys": keys.load_trusted_keys(where),
+        "create_db": True,
     }
     values.update(overrides)
     return GateSettings(**values)
@@ -90,7 +91,8 @@ class RunningGate:
 @contextlib.contextmanager
 def running_gate(gate_settings: GateSettings, threads: int = 8) -> Iterator[RunningGate]:
     app = gate_app.create_app(gate_settings)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads, ident="")
+    # The limits `trustcenter gate` runs with, so what the tests see is what production sees.
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads, ident="", **gate_app.SERVER_LIMITS)
     port = int(server.effective_port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

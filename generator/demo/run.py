@@ -27,6 +27,7 @@ def run(project: Project, options: DemoOptions, say: Callable[[str], None]) -> N
         if probe.connect_ex((options.host, options.port)) == 0:
             raise UserError(f"port {options.port} on {options.host} is in use (a previous demo still running?); "
                             "stop it or pass --port")
+    _write_missing_confidential_pdfs(project)
     report = build.build(project)
     say(f"built {report.pages} pages into {report.site_dir} in {report.seconds:.1f} s")
     private_key = keys.ensure_demo_key(project)
@@ -44,4 +45,13 @@ def run(project: Project, options: DemoOptions, say: Callable[[str], None]) -> N
         f"--private-key {private_key} --gate-url {base}\n"
         f"audit:     .venv/bin/trustcenter audit\n"
         "stop with Ctrl+C\n")
-    gate_app.serve(settings.settings_for(project, include_demo_keys=True), host=options.host, port=options.port)
+    app = gate_app.create_app(settings.settings_for(project, include_demo_keys=True, create_db=True))
+    gate_app.serve(app, host=options.host, port=options.port)
+
+
+def _write_missing_confidential_pdfs(project: Project) -> None:
+    """The demo's gated reports are not in git (no gated file is): made on first run, like the demo key."""
+    from generator.demo import documents
+
+    if not all((project.trust_dir / pdf.path).is_file() for pdf in documents.DEMO_PDFS if pdf.confidential):
+        documents.write_demo_pdfs(project.trust_dir, confidential_only=True)

@@ -28,7 +28,7 @@ def open_link(token: str) -> ResponseReturnValue:
     link = gate.link(token)
     csrf = browser_session()
     offered = accepted(link)
-    gate.log.record(gate.event(audit.Kind.OPENED, 200, link, detail="download offered" if offered else "NDA shown"))
+    gate.log.record_open(gate.event(audit.Kind.OPENED, 200, link, detail="download offered" if offered else "NDA shown"))
     if offered:
         return gate.render("gate/offer.html", 200, link=link, csrf=csrf,
                            downloads_left=link.max_downloads - gate.log.downloads(link.link_id))

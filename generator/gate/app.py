@@ -12,7 +12,9 @@ cookie signing and form parsing. waitress serves it: pure Python, no C build, th
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from generator.content import markup, model
 from generator.content.validate import load_valid
+from generator.errors import GateConfigError, StoreError
 from generator.gate import audit, tokens
 from generator.gate.refusals import Refusal, RevokedLink, Throttled, UsedUpLink
 from generator.gate.settings import GateSettings
@@ -42,6 +45,10 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 _EXTENSION = "trustcenter.gate"
+# waitress' defaults (100 connections, 120 s idle) let 150 slow sockets hold every connection: the gate
+# keeps many connections (asyncore makes an idle one cheap), closes idle ones sooner, and still belongs
+# behind a reverse proxy that cuts slow clients (deploy/nginx.conf).
+SERVER_LIMITS: dict[str, Any] = {"connection_limit": 1000, "channel_timeout": 30, "cleanup_interval": 10}
 
 
 class Gate:
@@ -50,7 +57,15 @@ class Gate:
     def __init__(self, settings: GateSettings, content: model.TrustCenter) -> None:
         self.settings = settings
         self.content = content
-        self.log = audit.AuditLog(settings.db_path)
+        if settings.serve_site:
+            _refuse_unsafe_site_dir(settings, content)
+        self.log = audit.AuditLog(settings.db_path, settings.audit_key, create=settings.create_db)
+        check = self.log.verify_chain()
+        if not check.ok:
+            self.log.close()
+            raise StoreError(f"the audit log in {settings.db_path} does not verify ({check.problem}); the gate "
+                             "does not start on a log that may have been tampered with: keep the file for "
+                             "investigation and restore the last backup that verifies")
         self.failures = FailureCounter(settings.failure_limit, settings.failure_window_seconds)
         self.documents = {document.id: document for document in content.gated_documents}
         self.issuer = content.company.trust_center_url
@@ -87,8 +102,10 @@ class Gate:
     def render(self, template: str, status: int, **context: Any) -> flask.Response:
         company = self.content.company
         link: tokens.Link | None = context.get("link")
+        # Where "the trust center" is: the site this gate serves, or (the gate on its own origin) the site's address.
+        site_url = f"{flask.request.script_root}/" if self.settings.serve_site else company.trust_center_url
         page = flask.render_template(
-            template, company_name=company.name, contact=self.contact, nda_html=self.nda_html,
+            template, company_name=company.name, contact=self.contact, nda_html=self.nda_html, site_url=site_url,
             document=self.documents.get(link.document_id) if link else None,
             expires=f"{link.expires_at:%d %B %Y at %H:%M} UTC" if link else None,
             **context,
@@ -105,11 +122,11 @@ class Gate:
         if token is not None:
             detail = f"{detail}; token sha256:{tokens.fingerprint(token)}"
         if isinstance(refusal, Throttled):
-            if self.failures.first_refusal(client):
+            if self.failures.first_refusal(client_key(client)):
                 self.log.record(self.event(audit.Kind.DENIED, 429, None, detail=detail))
         else:
             if refusal.counts_as_failure:
-                self.failures.record_failure(client)
+                self.failures.record_failure(client_key(client))
             self.log.record(self.event(audit.Kind.DENIED, refusal.status, refusal.link, detail=detail))
         response = self.render("gate/denied.html", refusal.status, refusal=refusal,
                                message=refusal.message(self.content.company.name))
@@ -117,17 +134,42 @@ class Gate:
             response.headers["Retry-After"] = str(int(refusal.retry_after) + 1)
         return response
 
-    def throttle(self) -> None:
+    def before_request(self) -> ResponseReturnValue | None:
+        # A service worker registered over the gate's origin would see every later request, tokens
+        # included: no script of this origin is ever served as one.
+        if flask.request.headers.get("Service-Worker", "").strip().lower() == "script":
+            return self.render("gate/error.html", 403, heading="Not allowed",
+                               message="This site does not install service workers.")
         if flask.request.path.startswith("/access/") and flask.request.endpoint != "stylesheet":
-            retry_after = self.failures.retry_after(flask.request.remote_addr or "unknown")
+            retry_after = self.failures.retry_after(client_key(flask.request.remote_addr or "unknown"))
             if retry_after is not None:
                 raise Throttled(retry_after)
+        return None
+
+    def store_unavailable(self, error: StoreError) -> ResponseReturnValue:
+        logger.error("the gate's database is unavailable: %s", error.message)
+        return self.render("gate/error.html", 503, heading="Temporarily unavailable",
+                           message="The gate cannot record this request right now, so it does not answer it. "
+                                   "Please try again later.")
+
+    def healthz(self) -> ResponseReturnValue:
+        """ok only if the database is the one opened and takes a write now (so a load balancer stops
+        sending links to a gate that would answer them with errors)."""
+        try:
+            self.log.health()
+        except StoreError as error:
+            logger.error("health check failed: %s", error.message)
+            return flask.Response("database unavailable", 503, mimetype="text/plain")
+        return flask.Response("ok", 200, mimetype="text/plain")
 
     def http_error(self, error: HTTPException) -> ResponseReturnValue:
         if error.code == 404:
-            from generator.gate.static_site import not_found
+            if self.settings.serve_site:
+                from generator.gate.static_site import not_found
 
-            return not_found()
+                return not_found()
+            return self.render("gate/error.html", 404, heading="Page not found",
+                               message="There is no page at this address.")
         status = error.code or 500
         return self.render("gate/error.html", status, heading=f"{status} {error.name}",
                            message="The request could not be handled.")
@@ -136,6 +178,35 @@ class Gate:
         logger.error("unexpected error in the gate", exc_info=error)
         return self.render("gate/error.html", 500, heading="Something went wrong",
                            message="The gate could not answer this request. Please try again later.")
+
+
+_TOKEN_IN_PATH = re.compile(r"(/access/)[^/\s?#\"'<>]+")
+
+
+def redact(text: str) -> str:
+    """Text with every link token replaced: a token is a bearer credential and never belongs in a log."""
+    return _TOKEN_IN_PATH.sub(r"\1<redacted>", text)
+
+
+class RedactTokens(logging.Filter):
+    """On the gate's loggers and waitress': messages and tracebacks lose the tokens they quote."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+            record.exc_text = None
+        record.msg, record.args = redact(message), None
+        return True
+
+
+def _redact_logs() -> None:
+    # On the loggers that write (a logger's filters do not see its children's records).
+    for name in (__name__, "waitress", "waitress.queue"):
+        target = logging.getLogger(name)
+        if not any(isinstance(existing, RedactTokens) for existing in target.filters):
+            target.addFilter(RedactTokens())
 
 
 def current() -> Gate:
@@ -148,6 +219,7 @@ def create_app(settings: GateSettings) -> flask.Flask:
     """A gate for one project: content validated once at start; state in the settings' database."""
     from generator.gate import access, static_site
 
+    _redact_logs()
     gate = Gate(settings, load_valid(settings.project))
     app = flask.Flask(__name__, static_folder=None, template_folder="templates")
     app.config.update(
@@ -156,18 +228,25 @@ def create_app(settings: GateSettings) -> flask.Flask:
         SESSION_COOKIE_NAME="__Host-trustcenter" if settings.secure_cookies else "trustcenter",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=settings.secure_cookies,
-        SESSION_COOKIE_SAMESITE="Strict",
+        # Lax, not Strict: a link clicked in a mail client is a cross-site navigation, and the browser must
+        # send the acceptance along; the CSRF token and the Origin check guard every POST.
+        SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),
         MAX_CONTENT_LENGTH=MAX_FORM_BYTES,
         MAX_FORM_MEMORY_SIZE=MAX_FORM_BYTES,
     )
     app.extensions[_EXTENSION] = gate
-    app.before_request(gate.throttle)
-    app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
+    app.before_request(gate.before_request)
+    app.add_url_rule("/healthz", "healthz", gate.healthz, methods=["GET"])
     app.add_url_rule("/access/gate.css", "stylesheet", _stylesheet, methods=["GET"])
     app.register_blueprint(access.blueprint)
-    app.register_blueprint(static_site.blueprint)  # last: it answers every other path
+    if settings.serve_site:
+        app.register_blueprint(static_site.blueprint)  # last: it answers every other path
+    else:
+        # The gate on an origin of its own serves no page of the site; its root sends visitors there.
+        app.add_url_rule("/", "home", lambda: see_other(gate.content.company.trust_center_url), methods=["GET"])
     app.register_error_handler(Refusal, gate.refuse)
+    app.register_error_handler(StoreError, gate.store_unavailable)
     app.register_error_handler(HTTPException, gate.http_error)
     app.register_error_handler(Exception, gate.server_error)
     app.after_request(_security_headers)
@@ -179,13 +258,12 @@ def close(app: flask.Flask) -> None:
     app.extensions[_EXTENSION].log.close()
 
 
-def serve(settings: GateSettings, *, host: str = "127.0.0.1", port: int = 8000, threads: int = 8,
+def serve(app: flask.Flask, *, host: str = "127.0.0.1", port: int = 8000, threads: int = 8,
           trusted_proxy: str | None = None) -> None:
     """Serve with waitress. Behind a reverse proxy (TLS), name it: its X-Forwarded-For/-Proto/-Host are
     then believed, so the client address (audit, throttling) and https (HSTS) are the real ones."""
     import waitress  # type: ignore[import-untyped]
 
-    app = create_app(settings)
     proxy: dict[str, Any] = {}
     if trusted_proxy:
         proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
@@ -193,7 +271,7 @@ def serve(settings: GateSettings, *, host: str = "127.0.0.1", port: int = 8000, 
     # Without max_request_body_size waitress buffers up to 1 GB of body before Flask's limit applies; it
     # refuses a body of that size or more, so + 1 keeps Flask's limit exactly.
     waitress.serve(app, host=host, port=port, threads=threads, ident="", clear_untrusted_proxy_headers=True,
-                   max_request_body_size=MAX_FORM_BYTES + 1, **proxy)
+                   max_request_body_size=MAX_FORM_BYTES + 1, **SERVER_LIMITS, **proxy)
 
 
 def see_other(location: str, status: int = 303) -> flask.Response:
@@ -201,8 +279,30 @@ def see_other(location: str, status: int = 303) -> flask.Response:
     return flask.Response(b"", status, headers={"Location": location})
 
 
-def _healthz() -> ResponseReturnValue:
-    return flask.Response("ok", 200, mimetype="text/plain")
+def client_key(address: str) -> str:
+    """Whom the throttle counts: an IPv4 address, or an IPv6 /64 (one subscriber's whole network, which
+    can rotate its addresses at will)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
+def _refuse_unsafe_site_dir(settings: GateSettings, content: model.TrustCenter) -> None:
+    """The site folder is served whole: it must hold neither the content (gated files, keys), nor the
+    gate's state (database, secrets), nor any gated file."""
+    site = settings.site_dir.resolve()
+    private = [content.root, settings.db_path.parent.resolve(), settings.project.state_dir.resolve(),
+               *(content.document_path(d) for d in content.gated_documents)]
+    for path in private:
+        if path.is_relative_to(site):
+            raise GateConfigError(f"refusing to serve {site} as the site: it contains {path}, which must never be "
+                                  "served; point --site-dir at the built site (trustcenter build)")
 
 
 def _stylesheet() -> ResponseReturnValue:

@@ -1,10 +1,14 @@
-"""The gate's audit store in SQLite: a hash-chained, append-only event log, revocations and download counts.
+"""The gate's audit store in SQLite: a keyed hash chain of events, from which revocations and download
+counts are derived.
 
-Each event is one short `BEGIN IMMEDIATE` transaction, so concurrent requests queue for the
-write lock (busy_timeout) instead of losing rows, and the chain (each row stores
-sha256(previous hash + canonical row)) stays linear. Editing or deleting a row breaks the
-chain from that row on; `verify_chain` finds it. Cutting rows off the end leaves a shorter
-valid chain, which is why `trustcenter audit --verify` prints the head hash to note elsewhere.
+Each event is one short `BEGIN IMMEDIATE` transaction, so concurrent requests queue for the write
+lock (busy_timeout) instead of losing rows, and the chain stays linear. Each row stores
+HMAC-SHA256(key, previous MAC + canonical row): the key lives outside the database (environment or
+a 0600 file in the state folder), so someone who can write the file but not read the key cannot
+edit, delete or re-chain rows unseen. Revocations and download counts are not kept in tables of
+their own: they are the REVOKED and DOWNLOADED events, so they cannot disagree with the chain.
+A chain cannot prove its own tail was not cut off: `checkpoint` writes the head, keyed, to a file
+the operator keeps elsewhere, and `verify_chain` checks the chain against it.
 """
 
 from __future__ import annotations
@@ -13,19 +17,31 @@ import dataclasses
 import datetime as dt
 import enum
 import hashlib
+import hmac
 import json
+import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-DEFAULT_DB = Path(".trustcenter") / "gate.sqlite3"
+from generator.errors import StoreError
+
+DB_FILE = "gate.sqlite3"
 GENESIS = "0" * 64
 BUSY_TIMEOUT_MS = 10_000
+SCHEMA_VERSION = "2"  # 1: trustcenter 0.1, an unkeyed chain and a revocations table
+# Opens of one link from one address within this window are recorded once: a reload, a mail
+# scanner or a script opening a link a thousand times does not write a thousand rows.
+OPEN_DEDUP_MINUTES = 10
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -45,31 +61,14 @@ CREATE TABLE IF NOT EXISTS events (
     hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_link ON events (link_id, kind);
-CREATE TABLE IF NOT EXISTS revocations (
-    link_id TEXT PRIMARY KEY,
-    reason TEXT NOT NULL,
-    revoked_at TEXT NOT NULL
-);
 CREATE TRIGGER IF NOT EXISTS events_append_only_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS revocations_final_update BEFORE UPDATE ON revocations
-    BEGIN SELECT RAISE(ABORT, 'a revocation is final'); END;
-CREATE TRIGGER IF NOT EXISTS revocations_final_delete BEFORE DELETE ON revocations
-    BEGIN SELECT RAISE(ABORT, 'a revocation is final'); END;
 """
 
 _FIELDS = ("at", "kind", "status", "link_id", "recipient", "document", "name", "company", "nda_sha256",
            "browser", "ip", "user_agent", "detail")
-
-
-@dataclasses.dataclass(frozen=True)
-class DownloadOutcome:
-    """What `record_download` decided, in one transaction with the checks."""
-
-    counted: bool  # the download was recorded and may be served
-    revoked_reason: str | None = None  # set when the link was revoked (not counted)
 
 
 class Kind(enum.StrEnum):
@@ -98,7 +97,7 @@ class Event:
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-    """An event as stored: with its id, time and place in the chain."""
+    """An event as stored: with its id, time and place in the chain (`hash` is the row's keyed MAC)."""
 
     id: int
     at: str
@@ -122,27 +121,78 @@ class Row:
 
 
 @dataclasses.dataclass(frozen=True)
+class DownloadOutcome:
+    """What `record_download` decided, in one transaction with the checks."""
+
+    counted: bool  # the download was recorded and may be served
+    revoked_reason: str | None = None  # set when the link was revoked (not counted)
+
+
+@dataclasses.dataclass(frozen=True)
 class ChainCheck:
     ok: bool
     events: int
-    head: str  # the last row's hash: note it elsewhere to detect rows cut off the end later
+    head: str  # the last row's MAC: `checkpoint` keeps it elsewhere to detect rows cut off the end later
     problem: str | None = None
 
 
-class AuditLog:
-    """One SQLite file; one connection per thread (sqlite3 connections are not shared across threads)."""
+def key_id(key: bytes) -> str:
+    """A name for the audit key that reveals nothing of it, stored in the database to catch a wrong key."""
+    return hmac.new(key, b"trustcenter audit key id", hashlib.sha256).hexdigest()[:16]
 
-    def __init__(self, path: Path) -> None:
+
+def missing(path: Path) -> StoreError:
+    return StoreError(f"there is no gate database at {path}; check --db, or create one with `trustcenter gate "
+                      "--init` (a new database starts with no revocations)")
+
+
+class AuditLog:
+    """One SQLite file; one connection per thread (sqlite3 connections are not shared across threads).
+
+    The file must exist unless `create` is set: a wrong path or a deleted database must not silently
+    start a new, empty log (revocations and download counts would be lost with it).
+    """
+
+    def __init__(self, path: Path, key: bytes, *, create: bool = False) -> None:
         self.path = path
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._key = key
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        if not path.is_file():
+            if not create:
+                raise missing(path)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # 0600 from the first byte; SQLite gives its -wal and -shm files the same mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        self._identity = _identity(path)
         connection = self._connection()
         connection.execute("PRAGMA journal_mode=WAL")
-        connection.executescript(_SCHEMA)
+        self._prepare(connection, create)
+
+    def _prepare(self, connection: sqlite3.Connection, create: bool) -> None:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "events" in tables and "meta" not in tables:
+            raise StoreError(f"{self.path} was written by trustcenter 0.1, whose audit chain had no key; keep it as "
+                             "the record of that time and start a new database with `trustcenter gate --init`")
+        if not tables and not create:
+            raise StoreError(f"{self.path} is not a gate database; check --db")
+        connection.executescript(_SCHEMA)  # IF NOT EXISTS throughout: a no-op on an existing database
+        with _Transaction(connection):
+            stored = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+            if not stored:
+                connection.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                                       [("schema_version", SCHEMA_VERSION), ("key_id", key_id(self._key))])
+                stored = {"schema_version": SCHEMA_VERSION, "key_id": key_id(self._key)}
+        if stored.get("key_id") != key_id(self._key):
+            raise StoreError(f"the audit key does not match {self.path} (it was created with key "
+                             f"{stored.get('key_id')}, this is {key_id(self._key)}); use the key it was created "
+                             "with (TRUSTCENTER_AUDIT_KEY or audit.key in the state folder)")
 
     def _connection(self) -> sqlite3.Connection:
+        # Every read and write first makes sure the file is still the one opened (a stat): sqlite3 would
+        # otherwise read a replaced file, or quietly create a new, empty one where a deleted one was.
+        self.check_same_file()
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
@@ -166,37 +216,66 @@ class AuditLog:
     def _write(self) -> _Transaction:
         return _Transaction(self._connection())
 
+    def check_same_file(self) -> None:
+        """Refuse to go on if the database file was deleted or replaced since the gate opened it."""
+        try:
+            current = _identity(self.path)
+        except FileNotFoundError:
+            raise StoreError(f"the gate database {self.path} was deleted while the gate ran; restore it from "
+                             "the backup and restart the gate") from None
+        if current != self._identity:
+            raise StoreError(f"the gate database {self.path} was replaced while the gate ran; restart the gate "
+                             "on the right database")
+
+    def health(self) -> None:
+        """Raise StoreError unless the database is the one opened and can take a write now."""
+        try:
+            with _Transaction(self._connection()) as connection:
+                connection.execute("INSERT INTO meta (key, value) VALUES ('health', '') "
+                                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        except sqlite3.Error as exc:
+            raise StoreError(f"the gate database cannot be written ({exc})") from None
+
     def record(self, event: Event) -> int:
         """Append one event; returns its id."""
         with self._write() as connection:
-            return _append(connection, event)
+            return self._append(connection, event)
+
+    def record_open(self, event: Event) -> bool:
+        """Append an OPENED event unless the same link was opened from the same address within
+        OPEN_DEDUP_MINUTES; returns whether it was recorded."""
+        since = _stamp(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=OPEN_DEDUP_MINUTES))
+        with self._write() as connection:
+            seen = connection.execute("SELECT 1 FROM events WHERE link_id = ? AND kind = ? AND ip IS ? AND at >= ? "
+                                      "LIMIT 1", (event.link_id, Kind.OPENED.value, event.ip, since)).fetchone()
+            if seen is not None:
+                return False
+            self._append(connection, event)
+            return True
 
     def record_download(self, event: Event, limit: int) -> DownloadOutcome:
         """Append a download unless the link is revoked (however recently) or `limit` downloads of it are
         already recorded: checked and recorded in one transaction, so parallel requests cannot exceed it."""
         with self._write() as connection:
-            revoked = connection.execute("SELECT reason FROM revocations WHERE link_id = ?", (event.link_id,)).fetchone()
-            if revoked is not None:
-                return DownloadOutcome(False, str(revoked[0]))
+            reason = _revocation(connection, event.link_id)
+            if reason is not None:
+                return DownloadOutcome(False, reason)
             if _count(connection, event.link_id, Kind.DOWNLOADED) >= limit:
                 return DownloadOutcome(False)
-            _append(connection, event)
+            self._append(connection, event)
             return DownloadOutcome(True)
 
     def revoke(self, link_id: str, reason: str) -> bool:
         """Withdraw a link for good; False if it already was."""
         with self._write() as connection:
-            if connection.execute("SELECT 1 FROM revocations WHERE link_id = ?", (link_id,)).fetchone():
+            if _revocation(connection, link_id) is not None:
                 return False
-            connection.execute("INSERT INTO revocations (link_id, reason, revoked_at) VALUES (?, ?, ?)",
-                               (link_id, reason, _now()))
-            _append(connection, Event(Kind.REVOKED, link_id=link_id, detail=reason))
+            self._append(connection, Event(Kind.REVOKED, link_id=link_id, detail=reason))
             return True
 
     def revocation(self, link_id: str) -> str | None:
         """The reason a link was revoked, or None."""
-        row = self._connection().execute("SELECT reason FROM revocations WHERE link_id = ?", (link_id,)).fetchone()
-        return None if row is None else str(row[0])
+        return _revocation(self._connection(), link_id)
 
     def downloads(self, link_id: str) -> int:
         return _count(self._connection(), link_id, Kind.DOWNLOADED)
@@ -218,8 +297,14 @@ class AuditLog:
         for values in cursor:
             yield Row(*values)
 
-    def verify_chain(self) -> ChainCheck:
-        """Recompute every hash; the first row that does not match (or a gap in the ids) is reported."""
+    def verify_chain(self, checkpoints: Sequence[Checkpoint] = ()) -> ChainCheck:
+        """Recompute every MAC; the first row that does not match (or a gap in the ids) is reported, and
+        every checkpoint must name a head the chain still has at that length."""
+        pinned = {checkpoint.events: checkpoint for checkpoint in checkpoints}
+        for given in checkpoints:
+            if not given.authentic(self._key):
+                return ChainCheck(False, 0, GENESIS, f"the checkpoint of {given.at} was not written with "
+                                                     "this database's key")
         previous, count = GENESIS, 0
         for row in self._rows():
             count += 1
@@ -228,10 +313,81 @@ class AuditLog:
             if row.prev_hash != previous:
                 return ChainCheck(False, count - 1, previous, f"event {row.id} does not follow event {row.id - 1}")
             values = {field: getattr(row, field) for field in _FIELDS}
-            if _hash(previous, row.id, values) != row.hash:
+            if not hmac.compare_digest(self._mac(previous, row.id, values), row.hash):
                 return ChainCheck(False, count - 1, previous, f"event {row.id} was changed after it was written")
             previous = row.hash
+            pin = pinned.get(count)
+            if pin is not None and not hmac.compare_digest(pin.head, previous):
+                return ChainCheck(False, count, previous, f"the chain differs from the checkpoint of {pin.at} "
+                                                          f"at event {count}: events were rewritten")
+        longest = max(pinned, default=0)
+        if longest > count:
+            return ChainCheck(False, count, previous, f"the checkpoint of {pinned[longest].at} saw {longest} events; "
+                                                      f"only {count} are left: events were cut off the end")
         return ChainCheck(True, count, previous)
+
+    def checkpoint(self) -> Checkpoint:
+        """The verified head of the chain now, keyed: a line to keep somewhere the gate's host cannot change."""
+        check = self.verify_chain()
+        if not check.ok:
+            raise StoreError(f"the audit log does not verify ({check.problem}); no checkpoint was written")
+        return Checkpoint.make(self._key, check.events, check.head)
+
+    def _append(self, connection: sqlite3.Connection, event: Event) -> int:
+        last = connection.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        event_id, previous = (1, GENESIS) if last is None else (last[0] + 1, last[1])
+        values = {field: getattr(event, field, None) for field in _FIELDS}
+        values["at"] = _stamp(dt.datetime.now(dt.UTC))
+        values["kind"] = event.kind.value
+        connection.execute(
+            f"INSERT INTO events (id, {', '.join(_FIELDS)}, prev_hash, hash) "  # noqa: S608 - fixed column names
+            f"VALUES (?, {', '.join('?' for _ in _FIELDS)}, ?, ?)",
+            (event_id, *(values[field] for field in _FIELDS), previous, self._mac(previous, event_id, values)),
+        )
+        return int(event_id)
+
+    def _mac(self, previous: str, event_id: int, values: dict[str, Any]) -> str:
+        canonical = json.dumps({"id": event_id, **values}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hmac.new(self._key, (previous + canonical).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """The chain's length and head at a moment, with a MAC so a forged line is noticed."""
+
+    at: str
+    events: int
+    head: str
+    mac: str
+
+    @classmethod
+    def make(cls, key: bytes, events: int, head: str) -> Checkpoint:
+        at = _stamp(dt.datetime.now(dt.UTC))
+        return cls(at, events, head, _checkpoint_mac(key, at, events, head))
+
+    def authentic(self, key: bytes) -> bool:
+        return hmac.compare_digest(self.mac, _checkpoint_mac(key, self.at, self.events, self.head))
+
+    def line(self) -> str:
+        return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def read_file(cls, path: Path) -> list[Checkpoint]:
+        found = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                found.append(cls(str(data["at"]), int(data["events"]), str(data["head"]), str(data["mac"])))
+            except (ValueError, KeyError, TypeError):
+                raise StoreError(f"{path}:{number}: not a checkpoint line written by `trustcenter audit "
+                                 "--checkpoint`") from None
+        return found
+
+
+def _checkpoint_mac(key: bytes, at: str, events: int, head: str) -> str:
+    return hmac.new(key, f"checkpoint|{at}|{events}|{head}".encode(), hashlib.sha256).hexdigest()
 
 
 class _Transaction:
@@ -248,19 +404,15 @@ class _Transaction:
         self.connection.execute("COMMIT" if error is None else "ROLLBACK")
 
 
-def _append(connection: sqlite3.Connection, event: Event) -> int:
-    last = connection.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
-    event_id, previous = (1, GENESIS) if last is None else (last[0] + 1, last[1])
-    values = {field: getattr(event, field, None) for field in _FIELDS}
-    values["at"] = _now()
-    values["kind"] = event.kind.value
-    digest = _hash(previous, event_id, values)
-    connection.execute(
-        f"INSERT INTO events (id, {', '.join(_FIELDS)}, prev_hash, hash) "  # noqa: S608 - fixed column names
-        f"VALUES (?, {', '.join('?' for _ in _FIELDS)}, ?, ?)",
-        (event_id, *(values[field] for field in _FIELDS), previous, digest),
-    )
-    return int(event_id)
+def _identity(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return (info.st_dev, info.st_ino)
+
+
+def _revocation(connection: sqlite3.Connection, link_id: str | None) -> str | None:
+    row = connection.execute("SELECT detail FROM events WHERE link_id = ? AND kind = ? ORDER BY id LIMIT 1",
+                             (link_id, Kind.REVOKED.value)).fetchone()
+    return None if row is None else str(row[0] or "")
 
 
 def _count(connection: sqlite3.Connection, link_id: str | None, kind: Kind) -> int:
@@ -269,13 +421,8 @@ def _count(connection: sqlite3.Connection, link_id: str | None, kind: Kind) -> i
     return int(row[0])
 
 
-def _hash(previous: str, event_id: int, values: dict[str, Any]) -> str:
-    canonical = json.dumps({"id": event_id, **values}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256((previous + canonical).encode("utf-8")).hexdigest()
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _stamp(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -284,7 +431,7 @@ _TABLE_COLUMNS = ("id", "at", "kind", "status", "link_id", "recipient", "documen
 
 
 def format_rows(rows: list[Row], style: str) -> str:
-    """The events as a table for people, or CSV / JSON (every field, hashes included) for programs."""
+    """The events as a table for people, or CSV / JSON (every field, MACs included) for programs."""
     if style == "json":
         return json.dumps([row.as_dict() for row in rows], indent=2, ensure_ascii=False)
     if style == "csv":

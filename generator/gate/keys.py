@@ -19,9 +19,8 @@ if TYPE_CHECKING:  # cryptography is imported where a key is made or read, not w
 
 KID_RE = re.compile(r"[a-z0-9-]{1,40}")  # used with fullmatch
 KEYS_DIR = "keys"  # in the content folder, committed: the public keys the gate trusts, one <kid>.pem each
-STATE_DIR = ".trustcenter"  # gitignored: the demo key, the gate's database and session secret
 SIGNING_KEY_ENV = "TRUSTCENTER_SIGNING_KEY"
-DEMO_KEY_FILE = Path(STATE_DIR) / "demo-signing-key.pem"
+DEMO_KEY_FILE = "demo-signing-key.pem"  # in the gate's state folder, outside the project
 DEMO_KID_PREFIX = "demo-"  # trusted only by `trustcenter demo`
 MAX_KEY_FILE_BYTES = 16 * 1024
 
@@ -80,12 +79,12 @@ def create_key_pair(project: Project, *, kid: str | None = None, private_key_pat
 
 
 def check_private_key_location(project: Project, private_path: Path) -> None:
-    """Refuse a private key inside the project, except under the gitignored state folder."""
+    """Refuse a private key inside the project, where it could be committed or published."""
     target = private_path.resolve()
-    if target.is_relative_to(project.root) and not target.is_relative_to(project.root / STATE_DIR):
-        raise KeyFileError(f"{private_path} is inside the project, where it could be committed; keep the private "
-                           f"key outside the repository (the default is {default_private_key_path('<kid>')}) "
-                           f"or under {STATE_DIR}/")
+    if target.is_relative_to(project.root):
+        raise KeyFileError(f"{private_path} is inside the project, where it could be committed or published; "
+                           "keep the private key outside the repository (the default is "
+                           f"{default_private_key_path('<kid>')})")
 
 
 def load_trusted_keys(project: Project, *, include_demo: bool = False) -> dict[str, Ed25519PublicKey]:
@@ -158,7 +157,7 @@ def ensure_demo_key(project: Project) -> Path:
     trust/keys/demo-<fingerprint>.pem. Returns the private key path."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    private_path = project.root / DEMO_KEY_FILE
+    private_path = project.state_dir / DEMO_KEY_FILE
     if private_path.exists():
         private_key = load_private_key(private_path)
     else:

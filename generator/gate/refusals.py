@@ -22,8 +22,9 @@ class Refusal(TrustCenterError):
     status = 403
     heading = "The request could not be accepted"
     show_contact = False  # the page names whom to ask for a new link
-    # Whether this refusal counts towards the client's failure limit.
-    counts_as_failure = True
+    # Whether this refusal counts towards the client's failure limit: only what looks like guessing or
+    # forging does, never a recipient's own expired, withdrawn or used-up link, or a form sent twice.
+    counts_as_failure = False
 
     def __init__(self, detail: str, link: Link | None = None) -> None:
         super().__init__(detail)
@@ -39,6 +40,7 @@ class InvalidLink(Refusal):
     """Forged, malformed, unknown key or document: answered generically, so a guess learns nothing."""
 
     heading = "This link cannot be used"
+    counts_as_failure = True
 
     def message(self, company: str) -> str:
         return ("The address is not a valid document link. Check that you opened the whole address from the "
@@ -92,9 +94,13 @@ class UsedUpLink(Refusal):
 class CrossSiteRequest(Refusal):
     """A POST from another site (Origin or Sec-Fetch-Site say so)."""
 
+    counts_as_failure = True
+
 
 class BadCsrfToken(Refusal):
     """The form's CSRF token is missing or is not this browser's."""
+
+    counts_as_failure = True
 
 
 class NotAccepted(Refusal):
@@ -112,7 +118,6 @@ class Throttled(Refusal):
 
     status = 429
     heading = "Too many attempts"
-    counts_as_failure = False
 
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"too many failures; retry after {retry_after:.0f} s")

@@ -1,24 +1,23 @@
-"""What a gate runs with: the project, the site folder, the database, the session secret and the trusted keys."""
+"""What a gate runs with: the project, the site folder, the database and its audit key, the session secret
+and the trusted keys."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from generator.content.project import Project
-from generator.errors import GateConfigError
-from generator.gate import audit
+from generator.gate import audit, state
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 SECRET_ENV = "TRUSTCENTER_GATE_SECRET"  # noqa: S105 - the name of a variable, not a secret
-MIN_SECRET_BYTES = 32
+AUDIT_KEY_ENV = "TRUSTCENTER_AUDIT_KEY"
 SESSION_SECRET_FILE = "gate-session.key"  # noqa: S105 - a file name
+AUDIT_KEY_FILE = "audit.key"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,63 +27,53 @@ class GateSettings:
     project: Project
     site_dir: Path
     db_path: Path
+    audit_key: bytes  # keys the audit chain; kept outside the database
     secret_key: bytes  # signs the session cookie
     trusted_keys: Mapping[str, Ed25519PublicKey]  # by kid: the only keys a link may be signed with
+    create_db: bool = False  # make the database if it does not exist (`gate --init`, the demo)
+    serve_site: bool = True  # serve the built site at every other path (False: the gate on an origin of its own)
     secure_cookies: bool = True
     failure_limit: int = 20
     failure_window_seconds: float = 300.0
     session_hours: float = 12.0
 
 
+def default_db(project: Project) -> Path:
+    return project.state_dir / audit.DB_FILE
+
+
+def audit_key(project: Project, *, create: bool = False) -> bytes:
+    """The key of the audit chain: TRUSTCENTER_AUDIT_KEY, else audit.key in the state folder."""
+    return state.secret(project.state_dir / AUDIT_KEY_FILE, AUDIT_KEY_ENV, create=create)
+
+
+def open_log(project: Project, db_path: Path | None, *, create: bool = False) -> audit.AuditLog:
+    """The project's audit store, for the CLI (`audit`, `link revoke`) as for the gate."""
+    path = db_path or default_db(project)
+    if not create and not path.is_file():
+        raise audit.missing(path)  # before the key: the database is what was asked for
+    return audit.AuditLog(path, audit_key(project, create=create), create=create)
+
+
 def settings_for(project: Project, *, site_dir: Path | None = None, db_path: Path | None = None,
-                 secure_cookies: bool = True, include_demo_keys: bool = False) -> GateSettings:
+                 secure_cookies: bool = True, include_demo_keys: bool = False, create_db: bool = False,
+                 serve_site: bool = True) -> GateSettings:
     """Settings for a project on disk: keys from the content's keys/ (the demo key only for `trustcenter demo`),
-    a session secret kept beside the database."""
+    the session secret and audit key in the state folder (or the environment)."""
     from generator.gate import keys
 
-    db_path = db_path or project.root / audit.DEFAULT_DB
+    folder = project.state_dir
+    db_path = db_path or default_db(project)
+    if not create_db and not db_path.is_file():
+        raise audit.missing(db_path)  # before the key: the database is what is missing
     return GateSettings(
         project=project,
         site_dir=site_dir or project.site_dir,
         db_path=db_path,
-        secret_key=session_secret(db_path.parent / SESSION_SECRET_FILE),
+        audit_key=audit_key(project, create=create_db),
+        secret_key=state.secret(folder / SESSION_SECRET_FILE, SECRET_ENV, create=True),
         trusted_keys=keys.load_trusted_keys(project, include_demo=include_demo_keys),
+        create_db=create_db,
+        serve_site=serve_site,
         secure_cookies=secure_cookies,
     )
-
-
-def session_secret(file: Path) -> bytes:
-    """From the environment, else a random secret kept in a 0600 file, so restarts keep sessions."""
-    if SECRET_ENV in os.environ:
-        secret = os.environ[SECRET_ENV].encode()
-        if len(secret) < MIN_SECRET_BYTES:
-            raise GateConfigError(f"{SECRET_ENV} must be at least {MIN_SECRET_BYTES} bytes; set it to the output "
-                                  "of `python -c 'import secrets; print(secrets.token_urlsafe(48))'` or unset it")
-        return secret
-    if not file.exists():
-        file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return _read_session_secret(file)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(secrets.token_bytes(32))
-    return _read_session_secret(file)
-
-
-def _read_session_secret(file: Path) -> bytes:
-    """The secret file, only if this user owns it, no one else can read or write it, and it is long enough:
-    anyone who can read it can forge acceptances; anyone who can write it can choose the secret."""
-    with file.open("rb") as handle:
-        info = os.fstat(handle.fileno())
-        secret = handle.read(4096)
-    if os.name == "posix" and info.st_uid != os.getuid():
-        raise GateConfigError(f"the session secret {file} belongs to another user; remove it (the gate makes "
-                              "a new one) or set " + SECRET_ENV)
-    if os.name == "posix" and info.st_mode & 0o077:
-        raise GateConfigError(f"the session secret {file} can be read or changed by other users; remove it "
-                              f"(the gate makes a new one) or run `chmod 600 {file}`")
-    if len(secret) < MIN_SECRET_BYTES:
-        raise GateConfigError(f"the session secret {file} is shorter than {MIN_SECRET_BYTES} bytes; remove it "
-                              "and the gate makes a new one")
-    return secret

@@ -1,4 +1,5 @@
-"""The audit log: append-only, hash-chained, counted atomically, kept across restarts, readable by `audit`."""
+"""The audit log: append-only, chained with a key kept outside it, counted atomically, kept across restarts,
+checked against checkpoints kept elsewhere, readable by `audit`."""
 
 from __future__ import annotations
 
@@ -14,17 +15,24 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import main
-from generator.gate import audit
+from generator.content.project import Project
+from generator.errors import StoreError
+from generator.gate import audit, settings
+
+
+def audit_key(tmp_path: Path) -> bytes:
+    """The key the CLI finds too: audit.key in the test's state folder."""
+    return settings.audit_key(Project.at(tmp_path), create=True)
 
 
 @pytest.fixture
 def log(tmp_path: Path) -> audit.AuditLog:
-    return audit.AuditLog(tmp_path / "state" / "gate.sqlite3")
+    return audit.AuditLog(tmp_path / "state" / "gate.sqlite3", audit_key(tmp_path), create=True)
 
 
 def opened(link_id: str = "link-0001", **fields: str) -> audit.Event:
-    return audit.Event(audit.Kind.OPENED, 200, link_id=link_id, recipient="alice@customer.test",
-                       document="soc2-report", ip="127.0.0.1", **fields)
+    values = {"recipient": "alice@customer.test", "document": "soc2-report", "ip": "127.0.0.1", **fields}
+    return audit.Event(audit.Kind.OPENED, 200, link_id=link_id, **values)
 
 
 def test_the_database_uses_wal(log: audit.AuditLog) -> None:
@@ -108,11 +116,11 @@ def test_no_event_is_lost_when_many_threads_write_at_once(log: audit.AuditLog) -
 
 def test_revocations_and_download_counts_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "gate.sqlite3"
-    first = audit.AuditLog(path)
+    first = audit.AuditLog(path, audit_key(tmp_path), create=True)
     assert first.revoke("link-0001", "sent to the wrong person")
     first.record_download(audit.Event(audit.Kind.DOWNLOADED, 200, link_id="link-0002"), limit=1)
     first.close()
-    second = audit.AuditLog(path)
+    second = audit.AuditLog(path, audit_key(tmp_path))
     assert second.revocation("link-0001") == "sent to the wrong person"
     assert second.downloads("link-0002") == 1
     assert not second.revoke("link-0001", "again")
@@ -159,9 +167,10 @@ def test_audit_verify_reports_an_intact_chain_and_a_broken_one(log: audit.AuditL
     assert code == 1 and "tampered with: event 1 was changed" in output
 
 
-def test_audit_without_a_database_says_where_it_looked(tmp_path: Path) -> None:
+def test_audit_without_a_database_says_where_it_looked_and_creates_none(tmp_path: Path) -> None:
     code, output = run_audit(tmp_path)
-    assert code == 1 and "no audit database" in output
+    assert code == 1 and f"there is no gate database at {tmp_path / 'state' / 'gate.sqlite3'}" in output
+    assert not (tmp_path / "state" / "gate.sqlite3").exists()
 
 
 def test_the_table_never_prints_terminal_control_characters(log: audit.AuditLog, tmp_path: Path) -> None:
@@ -172,9 +181,144 @@ def test_the_table_never_prints_terminal_control_characters(log: audit.AuditLog,
 
 def test_a_download_of_a_link_revoked_after_it_was_verified_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state" / "gate.sqlite3"
-    gate_side, revoke_side = audit.AuditLog(path), audit.AuditLog(path)
+    gate_side = audit.AuditLog(path, audit_key(tmp_path), create=True)
+    revoke_side = audit.AuditLog(path, audit_key(tmp_path))
     assert gate_side.revocation("link-0003") is None  # the gate has verified the link: not revoked
     revoke_side.revoke("link-0003", "contract ended")  # `trustcenter link revoke`, meanwhile
     outcome = gate_side.record_download(audit.Event(audit.Kind.DOWNLOADED, 200, link_id="link-0003"), limit=5)
     assert outcome == audit.DownloadOutcome(counted=False, revoked_reason="contract ended")
     assert gate_side.downloads("link-0003") == 0
+
+
+
+# ---------------------------------------------------------------- tampering by someone who holds the file
+
+
+def tamper(path: Path, *statements: str) -> None:
+    """What someone with write access to the file (not the key) can do: drop the triggers, change rows."""
+    database = sqlite3.connect(path)
+    database.execute("DROP TRIGGER IF EXISTS events_append_only_update")
+    database.execute("DROP TRIGGER IF EXISTS events_append_only_delete")
+    for statement in statements:
+        database.execute(statement)
+    database.commit()
+    database.close()
+
+
+def rechain_without_the_key(path: Path) -> None:
+    """Recompute every row's hash the way an unkeyed chain would be: sha256(previous + row)."""
+    import hashlib
+
+    database = sqlite3.connect(path)
+    fields = ("at", "kind", "status", "link_id", "recipient", "document", "name", "company", "nda_sha256",
+              "browser", "ip", "user_agent", "detail")
+    previous = audit.GENESIS
+    rows = database.execute(f"SELECT id, {', '.join(fields)} FROM events ORDER BY id").fetchall()  # noqa: S608
+    for number, row in enumerate(rows, start=1):
+        values = dict(zip(fields, row[1:], strict=True))
+        canonical = json.dumps({"id": number, **values}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        digest = hashlib.sha256((previous + canonical).encode()).hexdigest()
+        database.execute("UPDATE events SET id = ?, prev_hash = ?, hash = ? WHERE id = ?", (number, previous, digest,
+                                                                                          row[0]))
+        previous = digest
+    database.commit()
+    database.close()
+
+
+def test_a_row_edited_and_rechained_without_the_key_does_not_verify(log: audit.AuditLog) -> None:
+    for index in range(3):
+        log.record(opened(f"link-000{index}"))
+    tamper(log.path, "UPDATE events SET recipient = 'mallory@evil.test' WHERE id = 2")
+    rechain_without_the_key(log.path)
+    check = log.verify_chain()
+    assert not check.ok and check.problem == "event 1 was changed after it was written"
+
+
+def test_a_deleted_revocation_does_not_verify_and_the_link_stays_revoked_until_then(log: audit.AuditLog) -> None:
+    log.record(opened("link-0001"))
+    log.revoke("link-0001", "contract ended")
+    log.record(opened("link-0002"))
+    assert log.revocation("link-0001") == "contract ended"
+    tamper(log.path, "DELETE FROM events WHERE kind = 'revoked'")
+    rechain_without_the_key(log.path)
+    assert not log.verify_chain().ok
+
+
+def test_a_checkpoint_kept_elsewhere_catches_events_cut_off_the_end(log: audit.AuditLog, tmp_path: Path) -> None:
+    for index in range(5):
+        log.record(opened(f"link-000{index}"))
+    kept = tmp_path / "offsite" / "checkpoints.jsonl"
+    kept.parent.mkdir()
+    code, output = run_audit(tmp_path, "--checkpoint", str(kept))
+    assert code == 0 and "5 events" in output, output
+    tamper(log.path, "DELETE FROM events WHERE id > 3")
+    assert log.verify_chain().ok  # a shorter chain is still a chain: the checkpoint is what notices
+    code, output = run_audit(tmp_path, "--verify", "--checkpoint", str(kept))
+    assert code == 1 and "saw 5 events; only 3 are left: events were cut off the end" in output
+
+
+def test_a_forged_checkpoint_is_refused(log: audit.AuditLog, tmp_path: Path) -> None:
+    log.record(opened())
+    forged = audit.Checkpoint.make(b"not-the-key-" + bytes(20), 1, log.events()[0].hash)
+    check = log.verify_chain([forged])
+    assert not check.ok and "was not written with this database's key" in (check.problem or "")
+
+
+def test_a_database_opened_with_another_key_is_refused_by_name(log: audit.AuditLog) -> None:
+    log.record(opened())
+    with pytest.raises(StoreError, match="the audit key does not match"):
+        audit.AuditLog(log.path, b"some-other-key-" + bytes(20))
+
+
+def test_a_missing_database_is_an_error_unless_creation_is_asked_for(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "gate.sqlite3"
+    with pytest.raises(StoreError, match="there is no gate database at"):
+        audit.AuditLog(path, audit_key(tmp_path))
+    assert not path.exists()
+
+
+def test_the_database_and_its_wal_are_readable_by_the_owner_only(log: audit.AuditLog) -> None:
+    log.record(opened())
+    for suffix in ("", "-wal", "-shm"):
+        file = log.path.with_name(log.path.name + suffix)
+        assert file.exists() and file.stat().st_mode & 0o077 == 0, file
+
+
+def test_a_database_replaced_while_in_use_is_noticed(log: audit.AuditLog, tmp_path: Path) -> None:
+    log.record(opened())
+    other = tmp_path / "other.sqlite3"
+    audit.AuditLog(other, audit_key(tmp_path), create=True).close()
+    other.replace(log.path)
+    with pytest.raises(StoreError, match="was replaced while the gate ran"):
+        log.record(opened())
+    log.path.unlink()
+    with pytest.raises(StoreError, match="was deleted while the gate ran"):
+        log.health()
+
+
+def test_health_fails_when_the_database_cannot_take_a_write(log: audit.AuditLog, tmp_path: Path) -> None:
+    log.health()
+    log.close()
+    reader = audit.AuditLog(log.path, audit_key(tmp_path))
+    reader.close()
+    read_only = sqlite3.connect(f"file:{log.path}?mode=ro", uri=True, isolation_level=None)
+    reader._local.connection = read_only  # this thread's connection, opened read-only as on a read-only mount
+    with pytest.raises(StoreError, match="cannot be written"):
+        reader.health()
+
+
+def test_a_thousand_opens_from_one_address_write_one_row(log: audit.AuditLog) -> None:
+    recorded = [log.record_open(opened("link-0001")) for _ in range(1000)]
+    assert recorded.count(True) == 1
+    assert len(log.events("link-0001")) == 1
+    assert log.record_open(opened("link-0001", ip="192.0.2.7"))  # another address is another row
+
+
+def test_a_database_of_trustcenter_0_1_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    database = sqlite3.connect(path)
+    database.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, at TEXT, kind TEXT, prev_hash TEXT, hash TEXT)")
+    database.execute("CREATE TABLE revocations (link_id TEXT PRIMARY KEY, reason TEXT, revoked_at TEXT)")
+    database.commit()
+    with pytest.raises(StoreError, match=r"written by trustcenter 0\.1"):
+        audit.AuditLog(path, audit_key(tmp_path))

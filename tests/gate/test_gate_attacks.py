@@ -485,9 +485,11 @@ def test_a_gate_with_default_settings_refuses_links_signed_with_the_demo_key(pro
     (public,) = (project / "trust" / "keys").glob("demo-*.pem")
     add_signing_key(project, tmp_path)  # a production key is listed too
     token = Signer(private, public.stem).token(nda_on_file=True)
-    with running_gate(gate.settings_for(Project.at(project), db_path=tmp_path / "state" / "gate.sqlite3")) as started:
+    with running_gate(gate.settings_for(Project.at(project), db_path=tmp_path / "state" / "gate.sqlite3",
+                                        create_db=True)) as started:
         target = Target(started, Signer(private, public.stem), project)
         target.assert_refused(target.attempt(token), 403, token)
-    demo = gate.settings_for(Project.at(project), db_path=tmp_path / "demo" / "gate.sqlite3", include_demo_keys=True)
+    demo = gate.settings_for(Project.at(project), db_path=tmp_path / "demo" / "gate.sqlite3", include_demo_keys=True,
+                             create_db=True)
     with running_gate(demo) as started:
         assert started.browser().get(f"/access/{token}").status == 200

@@ -13,7 +13,7 @@ import pikepdf
 import pytest
 from loopback import RECIPIENT, RunningGate, Signer, add_signing_key, running_gate, settings
 from support import chromium as launch_chromium
-from support import copy_demo, run_cli
+from support import copy_demo, run_cli, serve_directory
 
 pytestmark = pytest.mark.browser
 
@@ -94,7 +94,34 @@ def test_chromium_keeps_the_secure_session_cookie_on_http_loopback(running: Runn
     watched.page.goto(f"{running.base_url}/access/{signer.token()}")
     (cookie,) = watched.context.cookies()
     assert cookie["name"].startswith("__Host-")
-    assert (cookie["secure"], cookie["httpOnly"], cookie["sameSite"]) == (True, True, "Strict")
+    assert (cookie["secure"], cookie["httpOnly"], cookie["sameSite"]) == (True, True, "Lax")
+
+
+def test_after_accepting_a_link_clicked_in_a_mail_client_goes_straight_to_the_download(
+        running: RunningGate, signer: Signer, watched: Watched, tmp_path: Path) -> None:
+    token = signer.token()
+    page = watched.page
+    page.goto(f"{running.base_url}/access/{token}")
+    page.get_by_label("Your full name").fill("Alice Example")
+    page.get_by_label("Your company").fill("Customer Inc")
+    page.locator("label[for=accept]").click()
+    page.get_by_role("button", name="Accept and continue").click()
+    page.wait_for_url(re.compile(r"/access/[^/]+$"))
+    # The same link in a webmail on another site: a cross-site navigation, as a click in a mail client is.
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    (mail / "index.html").write_text(f'<!doctype html><title>Inbox</title><a id="link" '
+                                     f'href="{running.base_url}/access/{token}">Your SOC 2 report</a>')
+    server, base = serve_directory(mail)
+    try:
+        page.goto(base.replace("127.0.0.1", "localhost"))
+        page.click("#link")
+        page.wait_for_url(re.compile(r"/access/[^/]+$"))
+        assert page.locator("h1").inner_text() == "Download SOC 2 Type II report"
+    finally:
+        server.shutdown()
+    log = running.app.extensions["trustcenter.gate"].log
+    assert [row.kind for row in log.events()].count("accepted") == 1
 
 
 def test_the_form_cannot_be_sent_without_ticking_the_box(running: RunningGate, signer: Signer,

@@ -43,11 +43,11 @@ def test_keys_new_refuses_a_private_key_inside_the_project(project: Path) -> Non
     assert not list((project / "trust").glob("keys/*.pem"))
 
 
-def test_keys_new_accepts_the_gitignored_state_folder(project: Path) -> None:
+def test_keys_new_refuses_even_a_gitignored_folder_inside_the_project(project: Path) -> None:
     code, output = run(project, "keys", "new", "--kid", "local", "--private-key",
                        str(project / ".trustcenter" / "local.pem"))
-    assert code == 0, output
-    assert (project / ".trustcenter" / "local.pem").is_file()
+    assert code == 1 and "is inside the project" in output
+    assert not (project / ".trustcenter").exists()
 
 
 @pytest.mark.parametrize("kid", ["UPPER", "../escape", "a" * 41, "with space", "semi;colon", ""])
@@ -111,9 +111,10 @@ def test_a_key_file_whose_name_is_not_a_kid_is_an_error(project: Path, tmp_path:
         keys.load_trusted_keys(Project.at(project))
 
 
-def test_the_demo_key_is_made_once_under_the_state_folder_and_listed_in_trust_keys(project: Path) -> None:
+def test_the_demo_key_is_made_once_in_the_state_folder_and_listed_in_trust_keys(project: Path,
+                                                                              state_dir: Path) -> None:
     private = keys.ensure_demo_key(Project.at(project))
-    assert private == project / ".trustcenter" / "demo-signing-key.pem"
+    assert private == state_dir / "demo-signing-key.pem" and not private.is_relative_to(project)
     assert stat.S_IMODE(private.stat().st_mode) == 0o600
     listed = list((project / "trust" / "keys").glob("demo-*.pem"))
     assert len(listed) == 1
