@@ -1,8 +1,13 @@
 """Stamp a PDF for one recipient: visible text on every page, and the same facts in its metadata.
 
 reportlab draws one stamp page per page size; pikepdf (qpdf) places it over each page as a
-shared Form XObject, upright whatever the page's /Rotate. Page content streams are wrapped,
-not rewritten, which keeps a 100-page report well under 50 ms.
+shared Form XObject, upright whatever the page's /Rotate. Each page's own content becomes a Form
+XObject too, drawn before the stamp: a reader restores the graphics state after a Form XObject,
+so nothing the report's content does (unbalanced Q operators, a clipping path, a collapsed matrix,
+invisible text) reaches the stamp. A page's content stream is copied still compressed, not decoded
+and rewritten, which keeps a 100-page report well under 50 ms. The copy keeps the source's Title, Author and owner
+restrictions, and loses its scripts, launch actions, additional actions and attachments
+(`generator.content.pdf`), whether or not `trustcenter check` ran.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from pathlib import Path
 import pikepdf
 from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
+
+from generator.content.pdf import remove_active_content
 
 _FONT, _BOLD = "Helvetica", "Helvetica-Bold"
 
@@ -47,6 +54,7 @@ class Stamp:
 def watermark(source: Path, stamp: Stamp) -> bytes:
     """The document stamped for this recipient, as PDF bytes. The source file is not changed."""
     with pikepdf.open(source) as pdf:
+        remove_active_content(pdf)
         forms: dict[tuple[float, float], pikepdf.Object] = {}
         for page in pdf.pages:
             box = pikepdf.Rectangle(page.cropbox)
@@ -58,18 +66,52 @@ def watermark(source: Path, stamp: Stamp) -> bytes:
                 with pikepdf.open(io.BytesIO(_stamp_page(width, height, stamp))) as drawn:
                     forms[key] = pdf.copy_foreign(pikepdf.Page(drawn.pages[0]).as_form_xobject())
             form = forms[key]
-            # A random name, not a fixed one a script could look for and delete. It makes removal a little
+            # Random names, not fixed ones a script could look for and delete. It makes removal a little
             # work, no more: the stamp is a deterrent, not a protection.
-            name = page.add_resource(form, pikepdf.Name.XObject, name=pikepdf.Name(f"/Fm{secrets.token_hex(6)}"))
+            content, name = (pikepdf.Name(f"/Fm{secrets.token_hex(6)}") for _ in range(2))
+            page.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary({
+                str(content): _content_as_form(pdf, page), str(name): form}))
             placement = page.calc_form_xobject_placement(form, name, box, invert_transformations=True,
                                                          allow_shrink=True, allow_expand=True)
-            # q/Q isolate the page's own graphics state so the stamp is drawn in page space, on top.
-            page.contents_add(b"q\n", prepend=True)
-            page.contents_add(b"Q\n" + placement, prepend=False)
+            page.obj.Contents = pdf.make_stream(b"q " + content.unparse() + b" Do Q\n" + placement)
         _set_metadata(pdf, stamp)
         output = io.BytesIO()
-        pdf.save(output)
+        pdf.save(output, encryption=_same_restrictions(pdf))
         return output.getvalue()
+
+
+def _content_as_form(pdf: pikepdf.Pdf, page: pikepdf.Page) -> pikepdf.Object:
+    """The page's own content and resources as a Form XObject drawn in page space.
+
+    A new stream, not the content stream with form keys added, so nothing the source put in that
+    stream's dictionary (a /Matrix, an /OC that hides it) comes along. A single content stream,
+    the usual case, keeps its compressed bytes; an array of them is joined, as a reader would.
+    """
+    contents = page.obj.get("/Contents")
+    if isinstance(contents, pikepdf.Stream):
+        form = pikepdf.Stream(pdf, contents.read_raw_bytes())
+        for key in ("/Filter", "/DecodeParms"):
+            if key in contents:
+                form[key] = contents[key]
+    else:
+        parts = list(contents) if isinstance(contents, pikepdf.Array) else []  # none: a blank page
+        form = pikepdf.Stream(pdf, b"\n".join(part.read_bytes() for part in parts if isinstance(part, pikepdf.Stream)))
+    form.Type = pikepdf.Name.XObject
+    form.Subtype = pikepdf.Name.Form
+    # A reader shows no more than the media box (it cuts the crop box to it), so clipping to it hides nothing.
+    form.BBox = page.mediabox
+    form.Resources = page.obj.get("/Resources", pikepdf.Dictionary())
+    return form
+
+
+def _same_restrictions(pdf: pikepdf.Pdf) -> pikepdf.Encryption | bool:
+    """Encryption for the copy: the source's owner restrictions (printing, copying, changes) with a fresh
+    owner password, and no password to open it; none if the source had none."""
+    if not pdf.is_encrypted:
+        return False
+    # Opened without a password, so it had only an owner password. Saving without encryption
+    # would lift every restriction its owner set.
+    return pikepdf.Encryption(owner=secrets.token_urlsafe(24), user="", allow=pdf.allow)
 
 
 def _stamp_page(width: float, height: float, stamp: Stamp) -> bytes:
@@ -108,8 +150,15 @@ def _set_metadata(pdf: pikepdf.Pdf, stamp: Stamp) -> None:
     pdf.docinfo[pikepdf.Name("/TrustCenterDate")] = stamp.date.isoformat()
     pdf.docinfo[pikepdf.Name("/TrustCenterLinkId")] = stamp.link_id
     with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
+        # On closing, pikepdf rewrites the info dictionary from XMP and drops what XMP lacks: copy
+        # the entries XMP lacks (all of them, for a file with no XMP) so the Title and Author survive.
+        info = pdf.docinfo
+        xmp.load_from_docinfo({str(name): info[name] for namespace, key, name, _ in xmp.DOCINFO_MAPPING
+                               if name in info and f"{{{namespace}}}{key}" not in xmp})
+        ours = f"confidential; {stamp.recipient}; {stamp.company}; link {stamp.link_id}"
+        theirs = str(xmp.get("pdf:Keywords", "")).strip()
         xmp["dc:rights"] = stamp.summary
-        xmp["pdf:Keywords"] = f"confidential; {stamp.recipient}; {stamp.company}; link {stamp.link_id}"
+        xmp["pdf:Keywords"] = f"{ours}; {theirs}" if theirs else ours
 
 
 def _degrees(width: float, height: float) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pikepdf
 import pytest
 from click.testing import CliRunner
 from conftest import write_pdf
+from PIL import Image
 from reportlab.lib.pagesizes import A4, LETTER, landscape  # type: ignore[import-untyped]
 from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
 
@@ -106,6 +108,178 @@ def test_a_hundred_page_report_is_stamped_on_every_page(tmp_path: Path) -> None:
     assert text.count(STAMP.link_id) == 100
 
 
+# ---------------------------------------------------------------- a crafted report cannot hide the stamp
+
+
+def ending_every_page_with(path: Path, operators: bytes) -> Path:
+    """A two-page report whose pages end with `operators`, as a crafted export could end them."""
+    write_pdf(path, pages=2)
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        for page in pdf.pages:
+            page.contents_add(b"\n" + operators + b"\n", prepend=False)
+        pdf.save(path)
+    return path
+
+
+def stamp_pixels(pdf: Path, number: int) -> int:
+    """Pixels of the stamp's translucent red in the middle of the rendered page, which the diagonal crosses."""
+    png = subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", str(number), "-l", str(number), str(pdf)],
+                         capture_output=True, check=True).stdout
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    width, height = image.size
+    middle = image.crop((width // 3, height // 3, 2 * width // 3, 2 * height // 3)).tobytes()
+    pixels = zip(middle[0::3], middle[1::3], middle[2::3], strict=True)
+    return sum(1 for red, green, blue in pixels if red - green > 12 and red - blue > 12)
+
+
+def assert_stamp_shows_on_every_page(output: Path) -> None:
+    for number in (1, 2):
+        assert STAMP.recipient in page_text(output, number), f"page {number} lost the stamp's text"
+        assert stamp_pixels(output, number) > 200, f"page {number} shows no stamp"
+
+
+def test_restores_without_saves_at_the_end_of_a_page_cannot_hide_the_stamp(tmp_path: Path) -> None:
+    assert_stamp_shows_on_every_page(stamped(ending_every_page_with(tmp_path / "report.pdf", b"Q Q Q Q"), tmp_path))
+
+
+@pytest.mark.parametrize("left_behind", [
+    pytest.param(b"0 0 0 0 cm", id="collapsed-matrix"),
+    pytest.param(b"1 0 0 1 5000 5000 cm", id="matrix-off-the-page"),
+    pytest.param(b"0 0 0 0 re W n", id="empty-clipping-path"),
+    pytest.param(b"1 1 1 rg 1 1 1 RG 3 Tr", id="white-fill-and-invisible-text"),
+])
+def test_graphics_state_a_page_leaves_behind_cannot_hide_the_stamp(tmp_path: Path, left_behind: bytes) -> None:
+    source = ending_every_page_with(tmp_path / "report.pdf", b"Q Q Q Q " + left_behind)
+    assert_stamp_shows_on_every_page(stamped(source, tmp_path))
+
+
+@pytest.mark.parametrize("unfinished", [
+    pytest.param(b"(an unterminated string", id="string"),
+    pytest.param(b"[ 1 2", id="array"),
+    pytest.param(b"<< /Key", id="dictionary"),
+])
+def test_an_unfinished_operand_at_the_end_of_a_page_cannot_swallow_the_stamp(tmp_path: Path, unfinished: bytes) -> None:
+    assert_stamp_shows_on_every_page(stamped(ending_every_page_with(tmp_path / "report.pdf", unfinished), tmp_path))
+
+
+def test_a_hidden_layer_a_page_leaves_open_cannot_hide_the_stamp(tmp_path: Path) -> None:
+    source = write_pdf(tmp_path / "report.pdf", pages=2)
+    with pikepdf.open(source, allow_overwriting_input=True) as pdf:
+        layer = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.OCG, Name=pikepdf.String("hidden")))
+        pdf.Root.OCProperties = pikepdf.Dictionary(OCGs=[layer], D=pikepdf.Dictionary(OFF=[layer]))
+        for page in pdf.pages:
+            page.obj.Resources.Properties = pikepdf.Dictionary(Hidden=layer)
+            page.contents_add(b"\n/OC /Hidden BDC\n", prepend=False)  # marked content begun, never ended
+        pdf.save(source)
+    assert_stamp_shows_on_every_page(stamped(source, tmp_path))
+
+
+def test_rotated_and_cropped_pages_keep_their_own_content_in_place(tmp_path: Path) -> None:
+    source = mixed_pdf(tmp_path / "report.pdf")
+    output = stamped(source, tmp_path)
+    for number in range(1, 5):
+        before = next(line for line in page_text(source, number, "-bbox").splitlines() if ">report<" in line)
+        after = next(line for line in page_text(output, number, "-bbox").splitlines() if ">report<" in line)
+        assert before == after
+
+
+# ---------------------------------------------------------------- what the copy keeps and what it loses
+
+
+def owner_restricted(path: Path, allow: pikepdf.Permissions) -> Path:
+    """A report that opens without a password but whose owner forbade some uses."""
+    write_pdf(path, pages=2)
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        pdf.save(path, encryption=pikepdf.Encryption(owner="owner-secret", user="", allow=allow, R=4))
+    return path
+
+
+NO_PRINTING_OR_COPYING = pikepdf.Permissions(extract=False, print_lowres=False, print_highres=False,
+                                             modify_other=False, modify_assembly=False, modify_annotation=False,
+                                             modify_form=False, accessibility=True)
+
+
+def test_the_owners_restrictions_survive_stamping(tmp_path: Path) -> None:
+    output = stamped(owner_restricted(tmp_path / "report.pdf", NO_PRINTING_OR_COPYING), tmp_path)
+    with pikepdf.open(output) as pdf:  # no password: the recipient can open it
+        assert pdf.is_encrypted
+        assert pdf.allow == NO_PRINTING_OR_COPYING
+    assert STAMP.recipient in page_text(output, 2)
+
+
+def test_the_copy_of_an_unrestricted_report_is_not_encrypted(tmp_path: Path) -> None:
+    with pikepdf.open(stamped(write_pdf(tmp_path / "report.pdf"), tmp_path)) as pdf:
+        assert not pdf.is_encrypted
+
+
+def every_dictionary(pdf: pikepdf.Pdf) -> list[pikepdf.Object]:
+    """Every dictionary and stream the saved file holds, direct ones inside others included."""
+    found, pending, seen = [], [pdf.trailer], set()
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, pikepdf.Object):  # numbers and booleans arrive as Python values
+            continue
+        if item.is_indirect:
+            if item.objgen in seen:
+                continue
+            seen.add(item.objgen)
+        if isinstance(item, pikepdf.Array):
+            pending.extend(item)
+        elif isinstance(item, (pikepdf.Dictionary, pikepdf.Stream)):
+            found.append(item)
+            pending.extend(item.values())
+    return found
+
+
+def test_the_copy_of_a_report_with_an_opening_script_and_an_attachment_has_neither(tmp_path: Path) -> None:
+    source = write_pdf(tmp_path / "report.pdf")
+    with pikepdf.open(source, allow_overwriting_input=True) as pdf:
+        pdf.Root.OpenAction = pdf.make_indirect(pikepdf.Dictionary(S=pikepdf.Name.JavaScript,
+                                                                   JS=pikepdf.String("app.alert('hello')")))
+        pdf.attachments["payload.exe"] = pikepdf.AttachedFileSpec(pdf, b"MZ not really", mime_type="text/plain")
+        pdf.save(source)
+    with pikepdf.open(stamped(source, tmp_path)) as pdf:
+        dictionaries = every_dictionary(pdf)
+        assert "/OpenAction" not in pdf.Root and len(pdf.attachments) == 0
+        assert not [d for d in dictionaries if "/JS" in d or d.get("/S") == pikepdf.Name.JavaScript]
+        assert not [d for d in dictionaries if d.get("/Type") == pikepdf.Name.EmbeddedFile or "/EF" in d]
+
+
+def test_the_copy_keeps_no_launch_action_or_additional_actions_but_keeps_web_links(tmp_path: Path) -> None:
+    source = write_pdf(tmp_path / "report.pdf", pages=1)
+    with pikepdf.open(source, allow_overwriting_input=True) as pdf:
+        page = pdf.pages[0].obj
+        page.AA = pikepdf.Dictionary(O=pikepdf.Dictionary(S=pikepdf.Name.Named, N=pikepdf.Name.NextPage))
+        page.Annots = pdf.make_indirect(pikepdf.Array([
+            pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[72, 700, 200, 720],
+                               A=pikepdf.Dictionary(S=pikepdf.Name.Launch, F=pikepdf.String("calc.exe"))),
+            pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[72, 600, 200, 620],
+                               A=pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String("https://example.test/"))),
+        ]))
+        pdf.save(source)
+    with pikepdf.open(stamped(source, tmp_path)) as pdf:
+        page = pdf.pages[0].obj
+        assert "/AA" not in page
+        actions = [annotation.get("/A") for annotation in page.Annots]
+        assert actions[0] is None and str(actions[1].URI) == "https://example.test/"
+
+
+def test_the_documents_title_and_author_are_kept(tmp_path: Path) -> None:
+    source = tmp_path / "report.pdf"
+    drawing = canvas.Canvas(str(source))
+    drawing.setTitle("SOC 2 Type II report")
+    drawing.setAuthor("Example Audit LLP")
+    drawing.drawString(72, 720, "report")
+    drawing.showPage()
+    drawing.save()
+    with pikepdf.open(stamped(source, tmp_path)) as pdf:
+        assert str(pdf.docinfo["/Title"]) == "SOC 2 Type II report"
+        assert str(pdf.docinfo["/Author"]) == "Example Audit LLP"
+        with pdf.open_metadata() as xmp:
+            assert xmp["dc:title"] == "SOC 2 Type II report"
+            assert xmp["dc:creator"] == ["Example Audit LLP"]
+
+
 # ---------------------------------------------------------------- `trustcenter check` on gated files
 
 
@@ -124,7 +298,7 @@ def test_the_stamp_has_no_fixed_name_a_script_could_delete_it_by(tmp_path: Path)
     source = write_pdf(tmp_path / "report.pdf", pages=2)
     first = stamp_names(stamped(source, tmp_path))
     second = stamp_names(stamped(source, tmp_path))
-    assert len(first) == 2 and not first & second
+    assert len(first) == 4 and not first & second  # per page, two forms: its own content, then the stamp
     assert not any(name.lower().startswith(("/tc", "/stamp", "/watermark")) for name in first | second)
 
 
