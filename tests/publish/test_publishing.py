@@ -131,14 +131,56 @@ def test_built_site_carries_security_headers_for_netlify_and_cloudflare(site_pro
     assert found == hosting.SECURITY_HEADERS
     csp = found["Content-Security-Policy"]
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
-    assert "worker-src 'self' blob:" in csp and "frame-ancestors 'none'" in csp
+    assert "worker-src 'self';" in csp and "frame-ancestors 'none'" in csp
+
+
+SITE_HOST = "trust.example.com"
+GATE_HOST = "gate.trust.example.com"
+HEADER_TIMEOUT_SECONDS = 2  # the example's client_header_timeout, shortened so the slow-client test is quick
+
+
+def example_servers() -> dict[str, str]:
+    """The example's TLS server blocks, by server_name."""
+    blocks = re.split(r"^server \{$", (REPO / "deploy/nginx.conf").read_text(), flags=re.MULTILINE)[1:]
+    servers = {}
+    for block in blocks:
+        if "ssl_certificate " in block:
+            name = re.search(r"^\s+server_name ([^;]+);", block, re.MULTILINE)
+            assert name is not None
+            servers[name.group(1)] = block
+    return servers
 
 
 def test_nginx_example_sends_the_same_headers_as_the_site() -> None:
-    example = (REPO / "deploy/nginx.conf").read_text()
-    sent = dict(re.findall(r'^\s+add_header ([\w-]+) "([^"]*)" always;', example, re.MULTILINE))
+    servers = example_servers()
+    assert set(servers) == {SITE_HOST, GATE_HOST}
+    sent = dict(re.findall(r'^\s+add_header ([\w-]+) "([^"]*)" always;', servers[SITE_HOST], re.MULTILINE))
     assert {name: sent[name] for name in hosting.SECURITY_HEADERS} == hosting.SECURITY_HEADERS
+    example = (REPO / "deploy/nginx.conf").read_text()
     assert "--trusted-proxy 127.0.0.1" in example and "proxy_pass http://127.0.0.1:8001;" in example
+
+
+def test_nginx_example_proxies_nothing_from_the_site_host_and_everything_from_the_gate_host() -> None:
+    servers = example_servers()
+    assert "proxy_pass" not in servers[SITE_HOST]
+    gate = servers[GATE_HOST]
+    assert re.search(r"location / \{\s+proxy_pass http://127\.0\.0\.1:8001;", gate)
+    for header in ("X-Forwarded-For $remote_addr", "X-Forwarded-Proto $scheme", "X-Forwarded-Host $host",
+                   'Referer ""'):
+        assert f"proxy_set_header {header};" in gate, header
+
+
+def test_nginx_example_logs_no_raw_request_line() -> None:
+    example = (REPO / "deploy/nginx.conf").read_text()
+    log_format = re.search(r"^log_format \w+(.*?);$", example, re.MULTILINE | re.DOTALL)
+    assert log_format is not None
+    for raw in ("$request ", "$request\"", "$request'", "$request_uri", "$uri", "$args", "$query_string",
+                "$http_referer"):
+        assert raw not in log_format.group(1), raw
+    for access_log in re.findall(r"^\s+access_log (.*);$", example, re.MULTILINE):
+        assert access_log == "off" or access_log.endswith(" trustcenter_redacted"), access_log
+    gate = example_servers()[GATE_HOST]
+    assert re.search(r"^\s+error_log \S+ crit;$", gate, re.MULTILINE)
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
@@ -156,7 +198,8 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName(SITE_HOST), x509.DNSName(GATE_HOST)]),
                            critical=False)
             .sign(key, hashes.SHA256()))
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
@@ -166,7 +209,8 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def render_example(site: Path, cert: Path, key: Path, http_port: int, https_port: int, gate_port: int) -> str:
+def render_example(site: Path, cert: Path, key: Path, logs: Path, http_port: int, https_port: int,
+                   gate_port: int) -> str:
     """The committed example with this machine's ports and paths (and no IPv6 listeners)."""
     text = (REPO / "deploy/nginx.conf").read_text()
     replacements = {
@@ -175,7 +219,9 @@ def render_example(site: Path, cert: Path, key: Path, http_port: int, https_port
         "/etc/letsencrypt/live/trust.example.com/fullchain.pem": str(cert),
         "/etc/letsencrypt/live/trust.example.com/privkey.pem": str(key),
         "/srv/trustcenter/site": str(site),
+        "/var/log/nginx/": f"{logs}/",
         "127.0.0.1:8001": f"127.0.0.1:{gate_port}",
+        "client_header_timeout 10s;": f"client_header_timeout {HEADER_TIMEOUT_SECONDS}s;",
     }
     for old, new in replacements.items():
         assert old in text, old
@@ -198,9 +244,10 @@ def _wait_for(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextlib.contextmanager
-def running(command: list[str], port: int, log: Path, cwd: Path) -> Iterator[None]:
+def running(command: list[str], port: int, log: Path, cwd: Path, env: dict[str, str] | None = None) -> Iterator[None]:
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **(env or {})})
     try:
         _wait_for(port, process, log)
         yield
@@ -213,43 +260,56 @@ def running(command: list[str], port: int, log: Path, cwd: Path) -> Iterator[Non
             process.wait()
 
 
-def https_get(port: int, path: str) -> Reply:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # the test's own self-signed certificate
-    connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=context)
-    try:
-        connection.request("GET", path, headers={"Host": "trust.example.test", "User-Agent": "test-browser/1.0"})
-        response = connection.getresponse()
-        return Reply(response.status, response.headers, response.read())
-    finally:
-        connection.close()
+class Proxy:
+    """The example running in Debian's nginx in front of a real gate, on loopback."""
+
+    def __init__(self, https_port: int, http_port: int, logs: Path, token: str) -> None:
+        self.https_port, self.http_port, self.logs, self.token = https_port, http_port, logs, token
+
+    def get(self, host: str, path: str, headers: dict[str, str] | None = None, client: str = "127.0.0.1") -> Reply:
+        """GET over https, naming `host`, from the loopback address `client` (nginx limits per address)."""
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # the test's own self-signed certificate
+        connection = http.client.HTTPSConnection("127.0.0.1", self.https_port, timeout=30, context=context,
+                                                 source_address=(client, 0))
+        try:
+            connection.request("GET", path, headers={"Host": host, "User-Agent": "test-browser/1.0",
+                                                     **(headers or {})})
+            response = connection.getresponse()
+            return Reply(response.status, response.headers, response.read())
+        finally:
+            connection.close()
+
+    def logged(self) -> dict[str, str]:
+        """Every log file nginx wrote, by name."""
+        return {path.name: path.read_text(errors="replace") for path in sorted(self.logs.iterdir())}
 
 
-@pytest.mark.skipif(not NGINX.is_file(), reason="nginx is not installed (Debian: apt-get install nginx-light)")
-def test_nginx_example_serves_the_site_and_proxies_links_and_healthz_to_the_gate(site_project: Path,
-                                                                                  tmp_path: Path) -> None:
-    token = add_signing_key(site_project, tmp_path).token()
-    prefix = tmp_path / "nginx"
-    for folder in ("logs", "temp"):
-        (prefix / folder).mkdir(parents=True)
+@pytest.fixture(scope="module")
+def proxy(site_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    assert NGINX.is_file(), "nginx is not installed: run `make test` (it installs Debian's nginx-light)"
+    folder = tmp_path_factory.mktemp("nginx")
+    token = add_signing_key(site_project, folder).token()
+    prefix, logs, temp = folder / "nginx", folder / "nginx/logs", folder / "nginx/temp"
+    logs.mkdir(parents=True)
+    temp.mkdir()
     cert, key = _self_signed(prefix)
     gate_port, http_port, https_port = free_port(), free_port(), free_port()
     (prefix / "trustcenter.conf").write_text(
-        render_example(site_project / "site", cert, key, http_port, https_port, gate_port))
-    temp = prefix / "temp"
+        render_example(site_project / "site", cert, key, logs, http_port, https_port, gate_port))
     # Workers run as root only when the test does: pytest's tmp folders are private to their owner.
     (prefix / "nginx.conf").write_text(f"""\
 {"user root;" if os.geteuid() == 0 else ""}
 daemon off;
 worker_processes 1;
 pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log;
+error_log {logs}/error.log;
 events {{ worker_connections 64; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
-    access_log {prefix}/logs/access.log;
+    access_log {logs}/access.log;
     client_body_temp_path {temp}/body;
     proxy_temp_path {temp}/proxy;
     fastcgi_temp_path {temp}/fastcgi;
@@ -258,36 +318,134 @@ http {{
     include {prefix}/trustcenter.conf;
 }}
 """)
+    # The gate as the example runs it: --no-site, so it serves no page of the site on its origin.
     gate = [sys.executable, "-m", "generator", "gate", "--host", "127.0.0.1", "--port", str(gate_port),
-            "--trusted-proxy", "127.0.0.1", "--db", str(tmp_path / "gate.sqlite3"), "--project", str(site_project)]
-    nginx = [str(NGINX), "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "logs/error.log")]
-    with running(gate, gate_port, tmp_path / "gate.log", site_project), \
-            running(nginx, https_port, prefix / "logs/error.log", prefix):
-        index = https_get(https_port, "/")
-        assert index.status == 200
-        assert "Example Co" in index.text and "<html" in index.text
-        for name, value in hosting.SECURITY_HEADERS.items():
-            assert index.header(name) == value, name
-        assert index.header("Strict-Transport-Security", ) is not None
-        assert https_get(https_port, "/subprocessors/").status == 200
-        assert https_get(https_port, "/no-such-page/").status == 404
+            "--trusted-proxy", "127.0.0.1", "--no-site", "--init",
+            "--db", str(folder / "gate.sqlite3"), "--project", str(site_project)]
+    nginx = [str(NGINX), "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(logs / "error.log")]
+    with running(gate, gate_port, folder / "gate.log", site_project,
+                 env={"TRUSTCENTER_STATE_DIR": str(folder / "gate-state")}), \
+            running(nginx, https_port, logs / "error.log", prefix):
+        yield Proxy(https_port, http_port, logs, token)
 
-        page = https_get(https_port, f"/access/{token}")
-        assert page.status == 200, page.text
-        assert NDA_TEXT.splitlines()[0].lstrip("# ") in page.text
-        assert_security_headers(page)
-        assert page.header("Cache-Control") == "no-store"
-        assert page.header("Strict-Transport-Security") is not None
 
-        health = https_get(https_port, "/healthz")
-        assert health.status == 200
+def test_nginx_site_host_serves_the_built_site_with_its_security_headers(proxy: Proxy) -> None:
+    index = proxy.get(SITE_HOST, "/")
+    assert index.status == 200
+    assert "Example Co" in index.text and "<html" in index.text
+    for name, value in hosting.SECURITY_HEADERS.items():
+        assert index.header(name) == value, name
+    assert index.header("Strict-Transport-Security") == "max-age=31536000; includeSubDomains"
+    assert proxy.get(SITE_HOST, "/subprocessors/").status == 200
+    assert proxy.get(SITE_HOST, "/no-such-page/").status == 404
 
-        plain = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
-        plain.request("GET", "/subprocessors/", headers={"Host": "trust.example.test"})
-        redirect = plain.getresponse()
+
+def test_nginx_site_host_does_not_send_links_or_healthz_to_the_gate(proxy: Proxy) -> None:
+    site_not_found = proxy.get(SITE_HOST, "/no-such-page/")
+    for path in (f"/access/{proxy.token}", "/healthz"):
+        reply = proxy.get(SITE_HOST, path)
+        assert reply.status == 404, path
+        assert reply.body == site_not_found.body, path  # the site's own 404 page, not the gate's
+        assert reply.header("Content-Security-Policy") == hosting.CONTENT_SECURITY_POLICY
+
+
+def test_nginx_gate_host_proxies_links_and_healthz_to_the_gate(proxy: Proxy) -> None:
+    page = proxy.get(GATE_HOST, f"/access/{proxy.token}")
+    assert page.status == 200, page.text
+    assert NDA_TEXT.splitlines()[0].lstrip("# ") in page.text
+    assert_security_headers(page)
+    assert page.header("Cache-Control") == "no-store"
+    assert page.header("Strict-Transport-Security") == "max-age=31536000; includeSubDomains"
+    health = proxy.get(GATE_HOST, "/healthz")
+    assert health.status == 200 and health.text == "ok"
+
+
+def test_nginx_gate_host_serves_no_page_of_the_static_site(proxy: Proxy) -> None:
+    for path in ("/subprocessors/", "/trust.json", "/index.html"):
+        reply = proxy.get(GATE_HOST, path)
+        assert reply.status == 404, path
+        assert "Example Co trust center" in reply.text  # the gate's own page: the gate answered
+        assert 'href="https://trust.example.test"' in reply.text  # "go to the trust center" leads to the site
+    home = proxy.get(GATE_HOST, "/")
+    assert home.status == 303 and home.headers.get("Location") == "https://trust.example.test"
+
+
+def test_nginx_redirects_plain_http_to_https_on_both_hosts(proxy: Proxy) -> None:
+    for host in (SITE_HOST, GATE_HOST):
+        plain = http.client.HTTPConnection("127.0.0.1", proxy.http_port, timeout=10)
+        try:
+            plain.request("GET", "/subprocessors/", headers={"Host": host})
+            redirect = plain.getresponse()
+        finally:
+            plain.close()
         assert redirect.status == 301
-        assert redirect.getheader("Location") == "https://trust.example.test/subprocessors/"
-        plain.close()
+        assert redirect.getheader("Location") == f"https://{host}/subprocessors/"
+
+
+def test_nginx_access_log_records_links_without_their_tokens(proxy: Proxy) -> None:
+    assert proxy.get(GATE_HOST, f"/access/{proxy.token}").status == 200
+    proxy.get(GATE_HOST, f"/access/{proxy.token}/download?copy=1")
+    proxy.get(SITE_HOST, f"/access/{proxy.token}")  # an old link, on the site's host
+    logged = proxy.logged()
+    gate_log = logged["trustcenter-gate.access.log"]
+    assert '"GET /access/<redacted> HTTP/1.1" 200' in gate_log
+    assert '"GET /access/<redacted>/download HTTP/1.1"' in gate_log
+    assert '"GET /access/<redacted> HTTP/1.1" 404' in logged["trustcenter.access.log"]
+    for name, text in logged.items():
+        assert proxy.token not in text, name
+        assert proxy.token.split(".")[2] not in text, name  # not even the signature alone
+        assert "copy=1" not in text, name
+
+
+def test_nginx_answers_a_burst_from_one_address_with_429_and_logs_no_token(proxy: Proxy) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # From an address of its own, so the other tests' requests are not counted against it; ten at a time (fewer
+    # than limit_conn allows), so the burst outruns the rate even on a slow machine.
+    with ThreadPoolExecutor(10) as pool:
+        statuses = list(pool.map(lambda _: proxy.get(GATE_HOST, f"/access/{proxy.token}", client="127.0.0.2").status,
+                                 range(60)))
+    assert set(statuses) == {200, 429}
+    assert statuses.count(200) >= 21  # a person's burst (burst=20, plus the first) passes
+    assert proxy.get(GATE_HOST, f"/access/{proxy.token}").status == 200  # other addresses still pass
+    # nginx writes the refused request line, token included, into error_log entries at level `error`.
+    for name, text in proxy.logged().items():
+        assert proxy.token not in text, name
+
+
+def test_nginx_refuses_service_worker_scripts_on_both_hosts(proxy: Proxy, site_project: Path) -> None:
+    script = min((site_project / "site").glob("assets/javascripts/*.js")).relative_to(site_project / "site")
+    for host, path in ((SITE_HOST, f"/{script.as_posix()}"), (SITE_HOST, "/"), (GATE_HOST, "/healthz"),
+                       (GATE_HOST, "/access/gate.css"), (GATE_HOST, f"/access/{proxy.token}")):
+        assert proxy.get(host, path).status != 403, (host, path)
+        refused = proxy.get(host, path, headers={"Service-Worker": "script"})
+        assert refused.status == 403, (host, path)
+        assert "<title>403 Forbidden</title>" in refused.text, (host, path)  # nginx's own page: the gate never saw it
+
+
+def test_nginx_cuts_a_client_that_trickles_its_request_line_at_the_header_timeout(proxy: Proxy) -> None:
+    import socket
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    opened_at = time.monotonic()
+    with socket.create_connection(("127.0.0.1", proxy.https_port), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname=GATE_HOST) as client:
+        client.sendall(b"GET /access/")
+        client.settimeout(0.25)
+        closed = False
+        while not closed and time.monotonic() - opened_at < HEADER_TIMEOUT_SECONDS + 5:
+            try:
+                closed = client.recv(1024) == b""  # nginx answers nothing: it closes
+            except TimeoutError:
+                with contextlib.suppress(OSError):
+                    client.sendall(b"x")  # one more byte now and then does not buy more time
+            except OSError:  # reset (reset_timedout_connection) or TLS torn down
+                closed = True
+        held = time.monotonic() - opened_at
+    assert closed, f"still open after {held:.1f} s"
+    assert HEADER_TIMEOUT_SECONDS - 0.25 <= held <= HEADER_TIMEOUT_SECONDS + 2, held
 
 
 def test_this_repositorys_pipelines_install_the_locked_versions_and_try_the_newest_weekly() -> None:
