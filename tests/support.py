@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,15 +18,26 @@ PROJECT_PARTS = ("trust", "site_src", "overrides", "mkdocs.yml")
 
 
 def copy_demo(dest: Path) -> Path:
-    """A private copy of the demo project (content, pages, theme, config) at dest."""
+    """A private copy of the demo project (content, pages, theme, config) at dest, with the demo's gated
+    reports, which are not in git: generated once per test session (as `trustcenter demo` does)."""
     dest.mkdir(parents=True, exist_ok=True)
     for part in PROJECT_PARTS:
         source = REPO / part
         if source.is_dir():
-            shutil.copytree(source, dest / part, ignore=shutil.ignore_patterns("demo-*.pem"))
+            shutil.copytree(source, dest / part, ignore=shutil.ignore_patterns("demo-*.pem", "private"))
         else:
             shutil.copy2(source, dest / part)
+    shutil.copytree(_confidential_pdfs(), dest / "trust" / "private")
     return dest
+
+
+@functools.cache
+def _confidential_pdfs() -> Path:
+    from generator.demo import documents
+
+    folder = Path(tempfile.mkdtemp(prefix="trustcenter-demo-private-"))
+    documents.write_demo_pdfs(folder, confidential_only=True)
+    return folder / "private"
 
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from generator.content import countries, tsc
+from generator.content import countries, tsc, urls
 
 SCHEMA_VERSION = "1.0"
 # A SOC report is considered current for twelve months after the end of the period it covers
@@ -23,11 +23,23 @@ _EMAIL_RE = re.compile(r"^[^\s@<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9
 _ID_RE = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 _CONTROL_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
 _COLOUR_RE = r"^#[0-9a-fA-F]{6}$"
+GATED_DIR = "private"  # gated files live here, in the content folder; nothing in it is ever published
+PUBLIC_DIR = "documents"  # public documents live here, in the content folder; they are published as is
 
 
 def _url(value: str) -> str:
     if any(ord(ch) < 0x20 for ch in value) or not _URL_RE.match(value):
         raise ValueError("must be an http(s):// or mailto: URL; write the full address, e.g. https://example.com")
+    problem = urls.hidden_host_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _gate_url(value: str) -> str:
+    problem = urls.gate_url_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -47,6 +59,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Markdown = Annotated[str, StringConstraints(min_length=1, max_length=50_000)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_url)]
+GateUrl = Annotated[Url, AfterValidator(_gate_url)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)]
 Country = Annotated[str, AfterValidator(_country)]
 Slug = Annotated[str, StringConstraints(pattern=_ID_RE)]
@@ -94,7 +107,7 @@ class Company(Strict):
     brand_colour: Colour = Field("#3949ab", description="Primary colour as #rrggbb; text contrast is checked and adjusted.")
     contacts: Contacts
     trust_center_url: Url = Field(description="Public URL where the static trust center is published.")
-    gate_url: Url | None = Field(None, description="Public URL of the gate for gated documents; without it, gated documents point to the sales contact.")
+    gate_url: GateUrl | None = Field(None, description="Public URL of the gate for gated documents (https; http only on 127.0.0.1 or localhost); without it, gated documents point to the sales contact.")
     security_txt: SecurityTxt
     link_max_days: int = Field(30, ge=1, le=365, description="Longest lifetime, in days, of a shared document link.")
 
@@ -318,13 +331,22 @@ class Access(enum.StrEnum):
     GATED = "gated"
 
 
+class Declassification(Strict):
+    on: dt.date = Field(description="The day the decision was taken.")
+    reason: Text = Field(description="Why this document may be public now, and who decided; reviewers read it.")
+
+
 class Document(Strict):
     id: Slug
     title: ShortText
     description: Text | None = None
     access: Access
-    file: RelPath = Field(description="Path relative to trust/. Gated files must live outside site_src/.")
+    file: RelPath = Field(description="Path relative to the content folder: public files in documents/, gated "
+                                      "files in private/ (never published, kept out of git).")
     updated: dt.date
+    declassified: Declassification | None = Field(
+        None, description="Required to make public a document that was gated (at the base revision, or whose file "
+                          "is in private/): the explicit, reviewed decision. `changes` reports it first.")
 
     @property
     def public_name(self) -> str:

@@ -8,6 +8,9 @@ the plugin's own typed options (`generator.site.config`) use the same names and 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ MKDOCS_DEFAULT_SITE_DIR = "site"
 # Without any mkdocs.yml (a bare content folder, e.g. in tests of `check`): this project's layout.
 DEFAULT_DOCS_DIR = "site_src"
 MAX_CONFIG_BYTES = 1024 * 1024
+STATE_DIR_ENV = "TRUSTCENTER_STATE_DIR"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Project:
     site_dir: Path  # where `build` puts the site
     custom_dir: Path | None  # the owner's theme overrides (Material's custom_dir)
     config_file: Path | None  # mkdocs.yml, if there is one
+    allow_raw_html: bool = False  # the plugin's opt-in to raw HTML and scripts in the pages folder
 
     @classmethod
     def at(cls, root: Path) -> Project:
@@ -57,7 +62,21 @@ class Project:
             site_dir=root / (_folder(config.get("site_dir"), "site_dir") or MKDOCS_DEFAULT_SITE_DIR),
             custom_dir=root / custom_dir if custom_dir else None,
             config_file=config_file,
+            allow_raw_html=plugin_options(config).get("allow_raw_html") is True,
         )
+
+    @property
+    def state_dir(self) -> Path:
+        """The gate's own folder for this project (database, secrets, the demo's signing key): outside the
+        project, so no content edit, build or `gate --site-dir` can publish it. $TRUSTCENTER_STATE_DIR,
+        else $XDG_STATE_HOME/trustcenter/<project>-<hash> (~/.local/state/...)."""
+        configured = os.environ.get(STATE_DIR_ENV)
+        if configured:
+            return Path(configured).expanduser().absolute()
+        base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        name = re.sub(r"[^a-z0-9]+", "-", self.root.name.lower()).strip("-") or "project"
+        digest = hashlib.sha256(str(self.root).encode("utf-8", "surrogateescape")).hexdigest()[:10]
+        return base / "trustcenter" / f"{name}-{digest}"
 
     def display(self, path: Path) -> str:
         """A path as messages show it: relative to the project root where it lies inside."""
@@ -99,6 +118,9 @@ def _folder(value: Any, name: str) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip() or "\x00" in value:
         raise ProjectError(f"{CONFIG_FILE}: {name} must be a folder name")
+    if name.endswith("trust_dir") and (value.startswith(("/", "~")) or ".." in value.replace("\\", "/").split("/")):
+        raise ProjectError(f"{CONFIG_FILE}: {name} '{value}' must be a folder inside the project, relative to "
+                           f"{CONFIG_FILE}")
     return value
 
 

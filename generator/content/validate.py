@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from generator.content import model, rules
+from generator.content import git, model, rules
 from generator.content.diagnostics import Diagnostic, Severity
 from generator.content.load import load
 from generator.content.project import Project
-from generator.content.source import ContentSource, WorkTree
+from generator.content.source import ContentSource, GitRevision, WorkTree
 from generator.errors import ContentError
 
 
@@ -25,18 +25,31 @@ class Result:
 
 
 def validate(project: Project, *, today: dt.date | None = None, strict: bool = False, gated_files: bool = True,
-             source: ContentSource | None = None) -> Result:
+             source: ContentSource | None = None, base: ContentSource | None = None) -> Result:
     """Load the content (the work tree unless `source` says otherwise) and apply every rule. With strict,
     warnings count as errors. Without gated_files (a CI runner building the public site, where gated files
-    are kept out of git), the gated files themselves are not looked for."""
+    are kept out of git), the gated files themselves are not looked for. `base` is the content a change
+    starts from (a pull request's base): what was gated there cannot silently become public."""
     loaded = load(source or WorkTree(project, today))
-    found, suppressed = rules.run(loaded, project, gated_files=gated_files)
+    found, suppressed = rules.run(loaded, project, gated_files=gated_files,
+                                  base=load(base) if base is not None else None)
     diagnostics = loaded.diagnostics + found
     if strict:
         diagnostics = [dataclasses.replace(d, severity=Severity.ERROR) for d in diagnostics]
     diagnostics = sorted(set(diagnostics))
     ok = not any(d.severity is Severity.ERROR for d in diagnostics)
     return Result(loaded.model if ok else None, diagnostics, suppressed)
+
+
+def base_revision(project: Project, revision: str | None) -> ContentSource | None:
+    """The content at `revision`; without one, at the merge base with origin/main (else HEAD~1) when the
+    project is in a git repository with history; None where there is nothing to compare with."""
+    if revision is None:
+        if not git.in_repository(project.root) or not git.has_commits(project.root):
+            return None
+        commit = git.default_since(project.root)
+        return GitRevision(project, commit) if commit is not None else None
+    return GitRevision(project, git.resolve(project.root, revision))
 
 
 def load_valid(project: Project, *, today: dt.date | None = None, strict: bool = False,

@@ -1735,10 +1735,14 @@ DEMO_PDFS: tuple[_Pdf, ...] = (
 )
 
 
-def write_demo_pdfs(trust_dir: Path) -> list[Path]:
-    """Write every demo PDF under trust_dir (same bytes on every run) and return their paths."""
+def write_demo_pdfs(trust_dir: Path, *, confidential_only: bool = False) -> list[Path]:
+    """Write the demo PDFs under trust_dir (same bytes on every run) and return their paths. The public ones
+    are committed; the confidential ones are not (gated files never enter the repository) and are written
+    by `trustcenter demo` and the tests."""
     written: list[Path] = []
     for pdf in DEMO_PDFS:
+        if confidential_only and not pdf.confidential:
+            continue
         target = trust_dir / pdf.path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(_render(pdf))

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from generator.content.project import Project
 from generator.errors import CannotCreateLink
@@ -38,9 +39,15 @@ class CreatedLink:
     link: Link
     kid: str
 
+    @property
+    def host(self) -> str:
+        """The host the URL leads to, printed so that a changed gate_url is noticed by whoever sends links."""
+        return urlsplit(self.url).netloc
+
     def as_json(self) -> dict[str, Any]:
         return {
             "url": self.url,
+            "host": self.host,
             "link_id": self.link.link_id,
             "document": self.link.document_id,
             "recipient": self.link.recipient,
@@ -128,11 +135,14 @@ def parse_expiry(value: str | None, *, now: dt.datetime, max_days: int) -> dt.da
 
 
 def _gate_base(url: str | None) -> str:
+    from generator.content.urls import gate_url_problem
+
     if not url:
         raise CannotCreateLink("trust/company.yaml has no gate_url; add it, or pass --gate-url")
     url = url.strip().rstrip("/")
-    if not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", url):
-        raise CannotCreateLink(f"the gate URL '{url[:80]}' must be an http(s) address without query or fragment")
+    problem = gate_url_problem(url)
+    if problem is not None:
+        raise CannotCreateLink(f"the gate URL '{url[:80]}' {problem}")
     return url
 
 

@@ -12,7 +12,10 @@ from generator.content.project import Project
 from generator.content.source import GitRevision, WorkTree
 from generator.publish import history
 
-SECTIONS = ("Certifications", "SOC 3 reports", "Subprocessors", "Controls", "Documents", "Updates")
+# "Needs review" comes first: what a change publishes or exposes (a gated document made public, the gate's
+# address, the keys the gate trusts, checks switched off), which a reviewer must see before anything else.
+REVIEW = "Needs review"
+SECTIONS = (REVIEW, "Certifications", "SOC 3 reports", "Subprocessors", "Controls", "Documents", "Updates")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,6 +169,50 @@ def _documents(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
     return found
 
 
+def _exposure(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
+    """What publishes or exposes something: every such change, said loudly."""
+    found: list[Change] = []
+    for document_id, document in new.documents.items():
+        before = old.documents.get(document_id)
+        if before is None or before.access is document.access:
+            continue
+        if document.access is model.Access.PUBLIC:
+            decision = (f" Declassified on {document.declassified.on}: {document.declassified.reason}"
+                        if document.declassified else " No declassification is recorded.")
+            found.append(Change(REVIEW, "made public", document.title,
+                                f"{document.title} made PUBLIC: its file {document.file} will be published on the "
+                                f"trust center for anyone to download.{decision}"))
+        else:
+            found.append(Change(REVIEW, "made gated", document.title,
+                                f"{document.title} is now gated: only recipients of a link get it."))
+    before_company, company = old.company, new.company
+    if before_company is not None and company is not None:
+        for label, was, now in (("Gate address", before_company.gate_url, company.gate_url),
+                                ("Trust center address", before_company.trust_center_url, company.trust_center_url)):
+            if was != now:
+                found.append(Change(REVIEW, "address", label,
+                                    f"{label} changed from {was or 'none'} to {now or 'none'}: links and pages "
+                                    "point there from now on."))
+    for kid, digest in new.keys.items():
+        if kid not in old.keys:
+            found.append(Change(REVIEW, "key added", kid, f"Link signing key {kid} added: the gate will honour "
+                                                          "links signed with it."))
+        elif old.keys[kid] != digest:
+            found.append(Change(REVIEW, "key replaced", kid, f"Link signing key {kid} replaced by a different key: "
+                                                             "links signed with the old one stop working, links "
+                                                             "signed with the new one are honoured."))
+    for kid in old.keys:
+        if kid not in new.keys:
+            found.append(Change(REVIEW, "key removed", kid, f"Link signing key {kid} removed: links signed with it "
+                                                            "stop working."))
+    for suppression in new.suppressions:
+        if suppression not in old.suppressions:
+            scope = f" for {suppression.subject}" if suppression.subject else ""
+            found.append(Change(REVIEW, "check suppressed", suppression.rule,
+                                f"Check {suppression.rule} suppressed{scope}: {suppression.reason}"))
+    return found
+
+
 def _updates(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
     return [Change("Updates", "published", update.title, f"Announcement “{update.title}” ({update.date}).")
             for slug, update in new.updates.items() if slug not in old.updates]
@@ -173,8 +220,8 @@ def _updates(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
 
 def compare(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
     """Every change a customer would want to hear about, grouped by section in SECTIONS order."""
-    return [*_certifications(old, new), *_soc3(old, new), *_subprocessors(old, new), *_controls(old, new),
-            *_documents(old, new), *_updates(old, new)]
+    return [*_exposure(old, new), *_certifications(old, new), *_soc3(old, new), *_subprocessors(old, new),
+            *_controls(old, new), *_documents(old, new), *_updates(old, new)]
 
 
 def changes(project: Project, since: str | None = None, until: str | None = None,
@@ -239,7 +286,7 @@ def _md(text: str) -> str:
     return text
 
 
-_KIND_LABELS = {"status": "Status changed"}
+_KIND_LABELS = {"status": "Status changed", "made public": "Made PUBLIC"}
 
 
 def _ref(label: str) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
+from pathlib import Path
 
 from generator.content import countries, git, model
 from generator.content.diagnostics import Severity
@@ -40,6 +42,9 @@ class Snapshot:
     controls: dict[str, model.Control] = dataclasses.field(default_factory=dict)
     documents: dict[str, model.Document] = dataclasses.field(default_factory=dict)
     updates: dict[str, model.Update] = dataclasses.field(default_factory=dict)
+    company: model.Company | None = None
+    keys: dict[str, str] = dataclasses.field(default_factory=dict)  # key id -> sha256 of its file
+    suppressions: tuple[model.Suppression, ...] = ()
     unreadable: tuple[str, ...] = ()
 
 
@@ -52,6 +57,9 @@ def snapshot(source: ContentSource) -> Snapshot:
     controls = values.get("controls.yaml")
     documents = values.get("documents.yaml")
     updates = values.get("updates.yaml")
+    config = values.get("config.yaml")
+    keys = {Path(name).stem: hashlib.sha256(raw).hexdigest() for name in source.names("keys")
+            if name.endswith(".pem") and (raw := source.read(name)) is not None}
     unreadable = sorted({d.path for d in loaded.diagnostics
                          if d.severity is Severity.ERROR and d.path.endswith(".yaml")})
     return Snapshot(
@@ -62,6 +70,9 @@ def snapshot(source: ContentSource) -> Snapshot:
         controls={c.id: c for cat in controls.categories for c in cat.controls} if controls else {},
         documents={d.id: d for d in documents.documents} if documents else {},
         updates={u.slug: u for u in updates.updates} if updates else {},
+        company=values.get("company.yaml"),
+        keys=keys,
+        suppressions=tuple(config.checks.suppress) if config else (),
         unreadable=tuple(unreadable),
     )
 

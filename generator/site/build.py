@@ -17,6 +17,7 @@ from pathlib import Path
 from generator.content import model
 from generator.content.diagnostics import Diagnostic
 from generator.content.project import Project
+from generator.content.source import ContentSource
 from generator.content.validate import validate
 from generator.errors import BuildError, ContentError, ProjectError
 
@@ -52,7 +53,7 @@ def _mkdocs_log() -> Iterator[_Collect]:
 
 
 def build(project: Project, site_dir: Path | None = None, *, strict: bool = False, gated_files: bool = True,
-          trust_center: model.TrustCenter | None = None) -> BuildReport:
+          trust_center: model.TrustCenter | None = None, base: ContentSource | None = None) -> BuildReport:
     """Build the site into site_dir (default: the site_dir of mkdocs.yml) atomically.
 
     Raises ContentError when trust/ has errors and BuildError when MkDocs fails or a gated
@@ -68,7 +69,7 @@ def build(project: Project, site_dir: Path | None = None, *, strict: bool = Fals
         raise ProjectError(f"no mkdocs.yml in {project.root}; run from the project root or pass --project")
     diagnostics: list[Diagnostic] = []
     if trust_center is None:
-        result = validate(project, strict=strict, gated_files=gated_files)
+        result = validate(project, strict=strict, gated_files=gated_files, base=base)
         if result.model is None:
             raise ContentError(result.diagnostics, project.display(project.trust_dir))
         trust_center, diagnostics = result.model, result.diagnostics

@@ -51,3 +51,6 @@ class TrustCenterConfig(Config):
     git_history_commits = _Count(MAX_COMMITS, 1, 10_000)
     # Entries in feed.xml, newest first.
     feed_entries = _Count(100, 1, 1000)
+    # Raw HTML and scripts in the hand-written pages: refused by `check` unless this says they are wanted
+    # (a hand-written script runs in the site's origin, and in the gate's if both share one).
+    allow_raw_html = config_options.Type(bool, default=False)

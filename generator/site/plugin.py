@@ -56,7 +56,8 @@ class TrustCenterPlugin(BasePlugin[TrustCenterConfig]):
         self.project = project = Project(root=root, trust_dir=root / self.config.trust_dir,
                                          docs_dir=Path(config.docs_dir), site_dir=Path(config.site_dir),
                                          custom_dir=Path(custom_dir) if custom_dir else None,
-                                         config_file=Path(config.config_file_path))
+                                         config_file=Path(config.config_file_path),
+                                         allow_raw_html=self.config.allow_raw_html)
         tc = self.preloaded if self.preloaded is not None else self._load(project)
         events = history.subprocessor_events(project, tc.today, max_commits=self.config.git_history_commits) \
             if self.config.git_history else []
@@ -144,7 +145,8 @@ class TrustCenterPlugin(BasePlugin[TrustCenterConfig]):
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         # A gated document must never reach the site, whatever the pages folder or a theme did.
-        found = leaks.find(Path(config.site_dir), self.site.tc)
+        assert self.project is not None
+        found = leaks.find(Path(config.site_dir), self.site.tc, self.project)
         if found:
             raise PluginError("gated content found in the built site: " + "; ".join(found)
                               + ". Remove it from the pages folder or the theme; nothing was published")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from support import REPO
@@ -10,12 +11,27 @@ from support import REPO
 from generator.demo import documents as demo
 
 
-def test_demo_pdfs_are_exactly_what_the_project_generates(tmp_path: Path) -> None:
+def test_the_public_demo_pdfs_are_exactly_what_the_project_generates(tmp_path: Path) -> None:
     written = demo.write_demo_pdfs(tmp_path / "trust")
     assert len(written) >= 6
     for path in written:
-        committed = REPO / "trust" / path.relative_to(tmp_path / "trust")
+        relative = path.relative_to(tmp_path / "trust")
+        committed = REPO / "trust" / relative
+        if relative.parts[0] == "private":
+            continue  # gated: generated on demand, never committed (next test)
         assert committed.read_bytes() == path.read_bytes(), f"{committed} differs from what demo.py generates"
+
+
+def test_the_demos_gated_reports_are_not_in_git_and_are_generated_on_demand(tmp_path: Path) -> None:
+    tracked = subprocess.run(["git", "ls-files", "trust/private"], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout
+    assert tracked == ""
+    ignored = subprocess.run(["git", "check-ignore", "trust/private/soc2-type2-2026.pdf"], cwd=REPO,
+                             capture_output=True, text=True, check=False)
+    assert ignored.returncode == 0
+    written = demo.write_demo_pdfs(tmp_path / "trust", confidential_only=True)
+    assert sorted(p.relative_to(tmp_path / "trust").as_posix() for p in written) == [
+        "private/pentest-summary-2026.pdf", "private/soc2-type2-2026.pdf"]
 
 
 def test_every_content_file_points_editors_to_its_schema() -> None:

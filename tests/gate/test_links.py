@@ -19,7 +19,8 @@ from loopback import add_signing_key
 from generator.cli import main
 from generator.content import model
 from generator.content.project import Project
-from generator.gate import audit, keys, links, tokens
+from generator.gate import keys, links, tokens
+from generator.gate.settings import open_log
 
 NOW = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)
 
@@ -194,17 +195,24 @@ def test_link_create_loads_neither_the_model_nor_flask_mkdocs_or_pikepdf(project
     assert result.stdout.splitlines()[-1] == "[]"
 
 
-def test_link_revoke_records_the_revocation_for_the_gate(project: Path) -> None:
+def test_link_revoke_records_the_revocation_for_the_gate(project: Path, state_dir: Path) -> None:
     result = CliRunner().invoke(main, ["link", "revoke", "AbCdEfGh12345678", "--reason", "sent to the wrong person",
-                                       "--project", str(project)])
+                                       "--create", "--project", str(project)])
     assert result.exit_code == 0, result.output
     assert "not seen it yet" in result.output
-    assert f"created a new audit database at {project / audit.DEFAULT_DB}" in result.output
-    log = audit.AuditLog(project / audit.DEFAULT_DB)
+    log = open_log(Project.at(project), None)
+    assert log.path == state_dir / "gate.sqlite3"
     assert log.revocation("AbCdEfGh12345678") == "sent to the wrong person"
     again = CliRunner().invoke(main, ["link", "revoke", "AbCdEfGh12345678", "--project", str(project)])
     assert again.exit_code == 0 and "already revoked" in again.output
-    assert "created a new audit database" not in again.output
+
+
+def test_link_revoke_without_a_database_fails_and_creates_none(project: Path, tmp_path: Path) -> None:
+    wrong = tmp_path / "typo" / "gate.sqlite3"
+    result = CliRunner().invoke(main, ["link", "revoke", "AbCdEfGh12345678", "--db", str(wrong),
+                                       "--project", str(project)])
+    assert result.exit_code == 1 and f"there is no gate database at {wrong}" in result.output
+    assert not wrong.exists() and not wrong.parent.exists()
 
 
 def test_link_revoke_refuses_something_that_is_not_a_link_id(project: Path) -> None:
@@ -218,3 +226,21 @@ def test_link_create_refuses_hostile_yaml_with_a_located_message(project: Path, 
     assert code == 1 and "Traceback" not in output
     assert re.search(r"^error: trust/documents\.yaml:1:\d+: error: .+; run `trustcenter check`$", output, re.MULTILINE)
     assert "/access/" not in output
+
+
+def test_link_create_says_which_host_the_link_opens(project: Path, key_file: Path) -> None:
+    result = CliRunner().invoke(main, ["link", "create", GATED_ID, "--to", "jane@customer.test", "--private-key",
+                                       str(key_file), "--project", str(project), "--json"])
+    assert json.loads(result.output)["host"] == "trust.example.test"
+    code, output = create(project, key_file, GATED_ID, "--to", "jane@customer.test")
+    assert code == 0 and output.splitlines()[-1].endswith("; it opens the gate at trust.example.test")
+
+
+@pytest.mark.parametrize(("gate_url", "problem"), [
+    ("https://trust.example.test@evil.example", "hides the host it really goes to"),
+    ("http://gate.example.test", "plain http is accepted for 127.0.0.1 and localhost only"),
+])
+def test_link_create_refuses_a_gate_address_that_misleads_or_leaks(project: Path, key_file: Path, gate_url: str,
+                                                                   problem: str) -> None:
+    code, output = create(project, key_file, GATED_ID, "--to", "jane@customer.test", "--gate-url", gate_url)
+    assert code == 1 and problem in output and "/access/" not in output

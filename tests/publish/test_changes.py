@@ -226,3 +226,34 @@ def test_history_walk_is_bounded_and_empty_outside_git(project: Path) -> None:
     events = history.subprocessor_events(Project.at(project), TODAY)
     assert [e.date for e in events] == [dt.date(2025, 2, 1), dt.date(2025, 3, 1), dt.date(2025, 4, 1)]
     assert [e.date for e in history.subprocessor_events(Project.at(project), TODAY, max_commits=2)] == [dt.date(2025, 4, 1)]
+
+
+def test_what_exposes_something_comes_first_under_needs_review(project: Path, tmp_path: Path) -> None:
+    from loopback import add_signing_key
+
+    add_signing_key(project, tmp_path, "2026-q3")
+    git_repo(project)
+    documents = project / "trust/documents.yaml"
+    edit(documents, "    access: gated\n    file: private/pentest.pdf", "    access: public\n    file: private/pentest.pdf")
+    edit(project / "trust/company.yaml", "gate_url: https://trust.example.test",
+         "gate_url: https://gate.elsewhere.example.test")
+    (project / "trust/keys/2026-q3.pem").unlink()
+    add_signing_key(project, tmp_path, "2026-q4")
+    (project / "trust/config.yaml").write_text(
+        "checks:\n  suppress:\n    - {rule: soc2-report-stale, reason: Bridge letter sent.}\n")
+    subs = project / "trust/subprocessors.yaml"
+    subs.write_text(subs.read_text() + NEW_SUBPROCESSOR)
+    text = changes(project, "--since", "HEAD")
+    sections = [line for line in text.splitlines() if line and not line.startswith(("  ", "Trust center"))]
+    assert sections[0] == "Needs review"
+    review = text.split("Needs review\n", 1)[1].split("\n\n", 1)[0]
+    assert ("  - Penetration test summary made PUBLIC: its file private/pentest.pdf will be published on the "
+            "trust center for anyone to download. No declassification is recorded.") in review
+    assert ("  - Gate address changed from https://trust.example.test to https://gate.elsewhere.example.test: links "
+            "and pages point there from now on.") in review
+    assert "  - Link signing key 2026-q4 added: the gate will honour links signed with it." in review
+    assert "  - Link signing key 2026-q3 removed: links signed with it stop working." in review
+    assert "  - Check soc2-report-stale suppressed: Bridge letter sent." in review
+    markdown = changes(project, "--since", "HEAD", "--format", "markdown")
+    assert markdown.index("### Needs review") < markdown.index("### Subprocessors")
+    assert "- **Made PUBLIC**: Penetration test summary made PUBLIC" in markdown

@@ -123,3 +123,10 @@ def test_the_new_repository_pins_the_generator_that_made_it(tmp_path: Path) -> N
     repo = init(tmp_path)
     pins = [line for line in (repo / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
     assert pins == [f"trustcenter=={generator.__version__}"]
+
+
+def test_the_new_repository_names_owners_for_what_publishes_or_exposes(tmp_path: Path) -> None:
+    repo = init(tmp_path)
+    owners = {line.split()[0] for line in (repo / "CODEOWNERS").read_text().splitlines()
+              if line.strip() and not line.startswith("#")}
+    assert {"/trust/keys/", "/trust/company.yaml", "/trust/documents.yaml", "/trust/config.yaml"} <= owners

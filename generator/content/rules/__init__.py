@@ -19,6 +19,7 @@ from generator.content.diagnostics import Diagnostic, Severity
 from generator.content.load import Loaded
 from generator.content.project import Project
 from generator.content.reader import Key, ParsedFile
+from generator.content.source import WorkTree
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 
@@ -32,6 +33,7 @@ class Finding:
     message: str  # "what is wrong; how to fix it"
     subject: str | None = None  # the id or name it is about, for targeted suppressions
     at_key: bool = False  # point at the key rather than its value
+    display: str | None = None  # a file outside the content's YAML (a page, a symlink): its path, at line 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Context:
     loaded: Loaded
     project: Project
     gated_files: bool  # False on a CI runner that builds the public site without the gated files
+    base: Loaded | None = None  # the content at the base revision (what a pull request starts from), if known
 
     @property
     def tc(self) -> model.TrustCenter:
@@ -51,6 +54,20 @@ class Context:
     @property
     def today(self) -> dt.date:
         return self.loaded.source.date
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether the content is the work tree (rules about files on disk apply), not a git revision."""
+        return isinstance(self.loaded.source, WorkTree)
+
+    @property
+    def base_documents(self) -> dict[str, model.Document]:
+        documents = self.base.values.get("documents.yaml") if self.base is not None else None
+        return {d.id: d for d in documents.documents} if documents is not None else {}
+
+    @property
+    def base_label(self) -> str:
+        return self.base.source.label if self.base is not None else "the base revision"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,11 +100,12 @@ def unknown(file: str, key: Key, what: str, value: str, known: set[str], subject
     return Finding(file, key, f"the {what} '{value}' is not defined; {hint}", subject)
 
 
-def run(loaded: Loaded, project: Project, *, gated_files: bool = True) -> tuple[list[Diagnostic], int]:
+def run(loaded: Loaded, project: Project, *, gated_files: bool = True,
+        base: Loaded | None = None) -> tuple[list[Diagnostic], int]:
     """Every rule's findings as diagnostics, after this repository's suppressions; and how many were suppressed."""
     _import_rules()
     found: list[tuple[Rule, Finding]] = []
-    context = Context(loaded, project, gated_files)
+    context = Context(loaded, project, gated_files, base)
     for entry in CATALOGUE.values():
         # Rules that do not need the model run on the files that parsed, valid or not, so one run reports all.
         if loaded.model is not None or not entry.needs_model:
@@ -126,6 +144,9 @@ def _apply_suppressions(found: list[tuple[Rule, Finding]], settings: model.Confi
                                              for s in active):
             suppressed += 1
             continue
+        if finding.display is not None:
+            diagnostics.append(Diagnostic(finding.display, 1, 1, entry.severity, finding.message, entry.id))
+            continue
         parsed = loaded.file(finding.file)
         diagnostic = parsed.diagnostic(finding.key, finding.message, entry.severity, prefer_key=finding.at_key)
         diagnostics.append(dataclasses.replace(diagnostic, rule=entry.id))
@@ -139,6 +160,7 @@ def _import_rules() -> None:
         company,
         controls,
         documents,
+        files,
         identifiers,
         links,
         soc3,

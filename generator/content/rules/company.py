@@ -6,12 +6,14 @@ import datetime as dt
 from collections.abc import Iterator
 
 from generator.content.rules import ERROR, WARNING, Context, Finding, rule
+from generator.content.svg import svg_problems
 
 _FILE = "company.yaml"
 LOGO_SUFFIXES = (".svg", ".png", ".jpg", ".jpeg", ".webp")
 
 
-@rule("logo-file", ERROR, "The logo must be an image file (SVG, PNG, JPEG, WebP) inside the project.")
+@rule("logo-file", ERROR, "The logo must be an image file (SVG, PNG, JPEG, WebP) inside the project; an SVG "
+                          "must be plain: no script, event handler, link, external reference or DOCTYPE.")
 def logo_file(ctx: Context) -> Iterator[Finding]:
     logo_name = ctx.tc.company.logo
     if not logo_name:
@@ -24,6 +26,10 @@ def logo_file(ctx: Context) -> Iterator[Finding]:
                                         "or fix the path")
     elif logo.suffix.lower() not in LOGO_SUFFIXES:
         yield Finding(_FILE, ("logo",), "the logo must be an .svg, .png, .jpg or .webp file")
+    elif logo.suffix.lower() == ".svg":
+        # Published as is and, opened directly, run in the site's origin on hosts that send no CSP.
+        for problem in svg_problems(logo.read_bytes()):
+            yield Finding(_FILE, ("logo",), problem)
 
 
 @rule("security-txt-expired", WARNING, "security.txt's Expires date has passed (RFC 9116: readers ignore it).")

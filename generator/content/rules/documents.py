@@ -1,4 +1,5 @@
-"""Rules on documents.yaml: where each file is, that it exists, that a gated one can be watermarked."""
+"""Rules on documents.yaml: where each file is, that it exists, that a gated one can be watermarked, and that
+nothing gated becomes public without a reviewed decision."""
 
 from __future__ import annotations
 
@@ -26,6 +27,47 @@ def document_path(ctx: Context) -> Iterator[Finding]:
             yield Finding(_FILE, ("documents", index, "file"),
                           f"'{document.file}' leads outside the project; keep document files inside the repository "
                           "(gated ones outside the published pages)", document.id)
+
+
+@rule("public-file-location", ERROR, "A public document's file must be in documents/ of the content folder, "
+                                     "and no part of its path may start with a dot.")
+def public_file_location(ctx: Context) -> Iterator[Finding]:
+    public_dir = (ctx.tc.root / model.PUBLIC_DIR).resolve()
+    for index, document, path in _placed(ctx):
+        if document.access is not model.Access.PUBLIC:
+            continue
+        if any(part.startswith(".") for part in Path(document.file).parts):
+            yield Finding(_FILE, ("documents", index, "file"),
+                          f"'{document.file}' names a hidden file or folder; public files are ordinary files in "
+                          f"{model.PUBLIC_DIR}/", document.id)
+        elif not path.is_relative_to(public_dir):
+            # resolve() followed any symlink: a link in documents/ to elsewhere is caught here too.
+            yield Finding(_FILE, ("documents", index, "file"),
+                          f"the public file '{document.file}' is not in {model.PUBLIC_DIR}/ of the content folder; "
+                          f"everything a public entry names is published, so keep public files in "
+                          f"{model.PUBLIC_DIR}/ (and gated ones in {model.GATED_DIR}/)", document.id)
+
+
+@rule("made-public-without-review", ERROR, "A document that was gated (at the base revision, or whose file is in "
+                                           "private/) is public without a `declassified` decision.")
+def made_public_without_review(ctx: Context) -> Iterator[Finding]:
+    gated_dir = (ctx.tc.root / model.GATED_DIR).resolve()
+    before = ctx.base_documents
+    for index, document in enumerate(ctx.tc.documents):
+        if document.access is not model.Access.PUBLIC or document.declassified is not None:
+            continue
+        was = before.get(document.id)
+        if was is not None and was.access is model.Access.GATED:
+            why = f"it was gated at {ctx.base_label}"
+        elif ctx.tc.document_path(document).is_relative_to(gated_dir) or (was is not None and \
+                (ctx.tc.root / was.file).resolve().is_relative_to(gated_dir)):
+            why = f"its file is in {model.GATED_DIR}/, where gated files live"
+        else:
+            continue
+        yield Finding(_FILE, ("documents", index, "access"),
+                      f"'{document.id}' would be published, but {why}; if making it public is decided, add "
+                      "`declassified: {on: YYYY-MM-DD, reason: ...}` to the entry so the review sees it, otherwise "
+                      "set access back to gated", document.id)
 
 
 @rule("gated-file-in-site-source", ERROR, "A gated file inside the hand-written pages folder would be published.")
@@ -62,29 +104,16 @@ def public_file_name_clash(ctx: Context) -> Iterator[Finding]:
         names.add(document.public_name)
 
 
-@rule("gated-file-unusable", ERROR, "A gated file is not a PDF the gate can watermark.")
+@rule("gated-file-unusable", ERROR, "A gated file is not a PDF the gate can watermark, or carries what the gate "
+                                   "must not pass on (JavaScript, launch actions, embedded files).")
 def gated_file_unusable(ctx: Context) -> Iterator[Finding]:
     if not ctx.gated_files:
         return
+    from generator.content.pdf import pdf_problems  # lazy: pikepdf is needed only for gated files
+
     docs_dir = ctx.project.docs_dir.resolve()
     for index, document, path in _placed(ctx):
         if document.access is model.Access.GATED and path.is_file() and not path.is_relative_to(docs_dir):
-            problem = _pdf_problem(path)
-            if problem:
+            for problem in pdf_problems(path):
                 yield Finding(_FILE, ("documents", index, "file"), f"the gated file '{document.file}' {problem}",
                               document.id)
-
-
-def _pdf_problem(path: Path) -> str | None:
-    """Why the gate could not watermark this file, or None."""
-    import pikepdf  # lazy: only gated documents need it
-
-    try:
-        with pikepdf.open(path) as pdf:
-            if len(pdf.pages) == 0:
-                return "has no pages; export the report again"
-    except pikepdf.PasswordError:
-        return "is password-protected, so it cannot be watermarked; give the gate an unprotected copy"
-    except (pikepdf.PdfError, OSError) as exc:
-        return f"is not a readable PDF ({str(exc).splitlines()[0][:80]}); the gate only serves PDFs"
-    return None
