@@ -31,8 +31,9 @@ class Active(enum.Enum):
                       f"annotations); {_AGAIN} without attachments")
     ADDITIONAL_ACTIONS = (f"has additional actions (/AA) that run when the document or a page is opened, closed or "
                           f"shown; {_AGAIN} without them")
-    OUTSIDE_ACCESS = (f"has actions that open other files or send form data out (/GoToR, /GoToE, /SubmitForm, "
-                      f"/ImportData); {_AGAIN} without them")
+    OUTSIDE_ACCESS = (f"has actions that open other files, play media or send form data out (/GoToR, /GoToE, "
+                      f"/Thread, /Movie, /Sound, /Rendition, /SubmitForm, /ImportData, or a link to a file: or UNC "
+                      f"address); {_AGAIN} without them")
 
 
 NOT_A_PDF = f"is not a readable PDF: it is damaged or another kind of file; {_AGAIN} as a PDF, the only kind the gate serves"
@@ -47,6 +48,10 @@ _ACTION_KINDS = {
     "/GoToE": Active.OUTSIDE_ACCESS,
     "/SubmitForm": Active.OUTSIDE_ACCESS,
     "/ImportData": Active.OUTSIDE_ACCESS,
+    "/Thread": Active.OUTSIDE_ACCESS,
+    "/Movie": Active.OUTSIDE_ACCESS,
+    "/Sound": Active.OUTSIDE_ACCESS,
+    "/Rendition": Active.OUTSIDE_ACCESS,
 }
 # An action may, rarely, be a stream's dictionary; readers act on it all the same.
 _DICTIONARIES = (pikepdf.Dictionary, pikepdf.Stream)
@@ -176,8 +181,12 @@ def _action_kinds(action: pikepdf.Object) -> set[Active]:
         if "/JS" in item:  # a /Rendition action, or any other, may carry a script of its own
             kinds.add(Active.JAVASCRIPT)
         target = item.get("/URI")
-        if isinstance(target, pikepdf.String) and str(target).strip().lower().startswith("javascript:"):
-            kinds.add(Active.JAVASCRIPT)
+        if isinstance(target, pikepdf.String):
+            address = str(target).strip().lower()
+            if address.startswith("javascript:"):
+                kinds.add(Active.JAVASCRIPT)
+            elif address.startswith(("file:", "\\\\", "smb:")):
+                kinds.add(Active.OUTSIDE_ACCESS)
     return kinds
 
 
@@ -208,3 +217,22 @@ def _tree_has_names(tree: pikepdf.Object) -> bool:
     """Whether a name tree lists anything (some tools leave an empty one behind)."""
     return isinstance(tree, _DICTIONARIES) and any(
         isinstance(tree.get(key), pikepdf.Array) and len(tree[key]) > 0 for key in ("/Names", "/Kids"))
+
+
+def page_fingerprints(path: Path) -> set[str]:
+    """SHA-256 of each page's decoded content: the same pages re-saved, recompressed or renamed give the same
+    prints, so the leak check finds a gated report in the site under any name. Empty if it is not a PDF."""
+    import hashlib
+
+    prints: set[str] = set()
+    try:
+        with pikepdf.open(path) as pdf:
+            for page in pdf.pages:
+                contents = page.obj.get("/Contents")
+                parts = list(contents) if isinstance(contents, pikepdf.Array) else [contents] if contents else []
+                data = b"".join(part.read_bytes() for part in parts if isinstance(part, pikepdf.Stream))
+                if len(data) >= 64:  # a near-empty page (a blank back) proves nothing
+                    prints.add(hashlib.sha256(data).hexdigest())
+    except (pikepdf.PdfError, OSError, ValueError):
+        return set()
+    return prints

@@ -43,6 +43,14 @@ class Project:
     config_file: Path | None  # mkdocs.yml, if there is one
     allow_raw_html: bool = False  # the plugin's opt-in to raw HTML and scripts in the pages folder
 
+    def with_config(self, raw: bytes | None) -> Project:
+        """This project as another version of its mkdocs.yml describes it (the content folder it names), e.g.
+        at a base revision where the content folder had another name."""
+        if raw is None:
+            return dataclasses.replace(self, trust_dir=self.root / DEFAULT_TRUST_DIR)
+        trust_dir = plugin_options(_parse_config(raw, CONFIG_FILE)).get("trust_dir") or DEFAULT_TRUST_DIR
+        return dataclasses.replace(self, trust_dir=self.root / trust_dir)
+
     @classmethod
     def at(cls, root: Path) -> Project:
         """The project whose root is `root`, as its mkdocs.yml describes it."""
@@ -118,7 +126,10 @@ def _folder(value: Any, name: str) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip() or "\x00" in value:
         raise ProjectError(f"{CONFIG_FILE}: {name} must be a folder name")
-    if name.endswith("trust_dir") and (value.startswith(("/", "~")) or ".." in value.replace("\\", "/").split("/")):
+    # Folders whose files are published (pages, theme) or hold the content stay inside the project; the site
+    # itself may be written anywhere.
+    inside = name.endswith(("trust_dir", "docs_dir", "custom_dir"))
+    if inside and (value.startswith(("/", "~")) or ".." in value.replace("\\", "/").split("/")):
         raise ProjectError(f"{CONFIG_FILE}: {name} '{value}' must be a folder inside the project, relative to "
                            f"{CONFIG_FILE}")
     return value
@@ -147,6 +158,10 @@ def _read_config(config_file: Path) -> dict[str, Any]:
             raw = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ProjectError(f"cannot read {config_file} ({exc.strerror})") from None
+    return _parse_config(raw, config_file)
+
+
+def _parse_config(raw: bytes, config_file: Path | str) -> dict[str, Any]:
     if len(raw) > MAX_CONFIG_BYTES:
         raise ProjectError(f"{config_file} is over {MAX_CONFIG_BYTES // 1024} KiB; it cannot be an MkDocs configuration")
     try:

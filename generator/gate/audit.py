@@ -71,6 +71,22 @@ _FIELDS = ("at", "kind", "status", "link_id", "recipient", "document", "name", "
            "browser", "ip", "user_agent", "detail")
 
 
+def _schema_of(connection: sqlite3.Connection) -> set[tuple[str, str, str]]:
+    return {(kind, name, " ".join(str(sql).split())) for kind, name, sql in connection.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
+
+
+def _expected_schema() -> set[tuple[str, str, str]]:
+    with sqlite3.connect(":memory:") as connection:
+        connection.executescript(_SCHEMA)
+        return _schema_of(connection)
+
+
+# Exactly these tables, index and triggers: an extra trigger (one that silently drops REVOKED or DOWNLOADED
+# rows) or a changed index (one that hides a link's rows from the lookups) makes the database untrusted.
+EXPECTED_SCHEMA = _expected_schema()
+
+
 class Kind(enum.StrEnum):
     OPENED = "opened"  # the NDA page or the download offer was shown
     ACCEPTED = "accepted"  # the NDA was accepted in one browser
@@ -188,6 +204,23 @@ class AuditLog:
             raise StoreError(f"the audit key does not match {self.path} (it was created with key "
                              f"{stored.get('key_id')}, this is {key_id(self._key)}); use the key it was created "
                              "with (TRUSTCENTER_AUDIT_KEY or audit.key in the state folder)")
+        problem = self.structure_problem()
+        if problem is not None:
+            raise StoreError(f"{self.path} cannot be trusted: {problem}; keep the file for investigation and "
+                             "restore the last backup that verifies")
+
+    def structure_problem(self) -> str | None:
+        """Why the database's structure cannot be trusted (objects added or changed, a damaged file), or None."""
+        connection = self._connection()
+        found = _schema_of(connection)
+        if found != EXPECTED_SCHEMA:
+            odd = sorted(name for _, name, _ in found ^ EXPECTED_SCHEMA)
+            return f"its tables, indexes or triggers were changed ({', '.join(odd)})"
+        # integrity_check, not quick_check: only it compares each index with its table.
+        verdict = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+        if verdict != ["ok"]:
+            return f"SQLite reports damage ({'; '.join(verdict[:3])})"
+        return None
 
     def _connection(self) -> sqlite3.Connection:
         # Every read and write first makes sure the file is still the one opened (a stat): sqlite3 would
@@ -244,10 +277,17 @@ class AuditLog:
     def record_open(self, event: Event) -> bool:
         """Append an OPENED event unless the same link was opened from the same address within
         OPEN_DEDUP_MINUTES; returns whether it was recorded."""
+        return self.record_unless_recent(event, ("kind", "link_id", "ip"))
+
+    def record_unless_recent(self, event: Event, same: tuple[str, ...]) -> bool:
+        """Append `event` unless one with the same values in the `same` columns was recorded within
+        OPEN_DEDUP_MINUTES (a reload, a mail scanner, a script repeating one request a thousand times)."""
         since = _stamp(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=OPEN_DEDUP_MINUTES))
+        values = {**{field: getattr(event, field, None) for field in _FIELDS}, "kind": event.kind.value}
+        where = " AND ".join(f"{column} IS ?" for column in same)
         with self._write() as connection:
-            seen = connection.execute("SELECT 1 FROM events WHERE link_id = ? AND kind = ? AND ip IS ? AND at >= ? "
-                                      "LIMIT 1", (event.link_id, Kind.OPENED.value, event.ip, since)).fetchone()
+            seen = connection.execute(f"SELECT 1 FROM events WHERE {where} AND at >= ? LIMIT 1",  # noqa: S608
+                                      (*(values[column] for column in same), since)).fetchone()
             if seen is not None:
                 return False
             self._append(connection, event)
@@ -298,8 +338,11 @@ class AuditLog:
             yield Row(*values)
 
     def verify_chain(self, checkpoints: Sequence[Checkpoint] = ()) -> ChainCheck:
-        """Recompute every MAC; the first row that does not match (or a gap in the ids) is reported, and
-        every checkpoint must name a head the chain still has at that length."""
+        """Check the database's structure, recompute every MAC (the first row that does not match, or a gap in
+        the ids, is reported), and every checkpoint must name a head the chain still has at that length."""
+        structure = self.structure_problem()
+        if structure is not None:
+            return ChainCheck(False, 0, GENESIS, structure)
         pinned = {checkpoint.events: checkpoint for checkpoint in checkpoints}
         for given in checkpoints:
             if not given.authentic(self._key):
@@ -339,11 +382,13 @@ class AuditLog:
         values = {field: getattr(event, field, None) for field in _FIELDS}
         values["at"] = _stamp(dt.datetime.now(dt.UTC))
         values["kind"] = event.kind.value
-        connection.execute(
+        cursor = connection.execute(
             f"INSERT INTO events (id, {', '.join(_FIELDS)}, prev_hash, hash) "  # noqa: S608 - fixed column names
             f"VALUES (?, {', '.join('?' for _ in _FIELDS)}, ?, ?)",
             (event_id, *(values[field] for field in _FIELDS), previous, self._mac(previous, event_id, values)),
         )
+        if cursor.rowcount != 1:  # a trigger that silently drops the row (RAISE(IGNORE))
+            raise StoreError(f"{self.path} did not record an event it was given; the database cannot be trusted")
         return int(event_id)
 
     def _mac(self, previous: str, event_id: int, values: dict[str, Any]) -> str:

@@ -55,9 +55,13 @@ def watermark(source: Path, stamp: Stamp) -> bytes:
     """The document stamped for this recipient, as PDF bytes. The source file is not changed."""
     with pikepdf.open(source) as pdf:
         remove_active_content(pdf)
+        # Annotations are drawn above the page: one with an opaque appearance could cover the stamp. Their
+        # appearances become page content, under the stamp; links keep working (flattening leaves them).
+        pdf.flatten_annotations(mode="all")
         forms: dict[tuple[float, float], pikepdf.Object] = {}
         for page in pdf.pages:
-            box = pikepdf.Rectangle(page.cropbox)
+            box = _visible_box(page)
+            page.cropbox = box  # a crop box reaching past the media box would place the stamp off the page
             width, height = box.width, box.height
             if page.rotation % 180 == 90:  # the reader sees the page turned: draw for what it shows
                 width, height = height, width
@@ -78,6 +82,13 @@ def watermark(source: Path, stamp: Stamp) -> bytes:
         output = io.BytesIO()
         pdf.save(output, encryption=_same_restrictions(pdf))
         return output.getvalue()
+
+
+def _visible_box(page: pikepdf.Page) -> pikepdf.Rectangle:
+    """What a reader shows: the crop box cut to the media box (the whole media box if they do not overlap)."""
+    crop, media = pikepdf.Rectangle(page.cropbox), pikepdf.Rectangle(page.mediabox)
+    visible = crop & media
+    return visible if visible.width > 0 and visible.height > 0 else media
 
 
 def _content_as_form(pdf: pikepdf.Pdf, page: pikepdf.Page) -> pikepdf.Object:

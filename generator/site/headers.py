@@ -22,6 +22,11 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "object-src 'none'",
 ])
 
+# The same policy in a <meta> element, for hosts that send no headers (GitHub and GitLab Pages); browsers ignore
+# frame-ancestors there (and say so in the console), so it is left out.
+META_CONTENT_SECURITY_POLICY = "; ".join(directive for directive in CONTENT_SECURITY_POLICY.split("; ")
+                                         if not directive.startswith("frame-ancestors"))
+
 SECURITY_HEADERS: dict[str, str] = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",

@@ -47,6 +47,7 @@ def find(site_dir: Path, tc: model.TrustCenter, project: Project) -> list[str]:
         window = data[middle: middle + _WINDOW] if len(data) >= 2 * _WINDOW else data
         needles.append((what, path.name.encode(), window))
     secrets = _secrets(project)
+    prints = _page_prints(_gated_files(tc)) if _has_pdfs(site_dir) else {}
     found: list[str] = []
     for folder, _, names in os.walk(site_dir):
         for name in names:
@@ -64,4 +65,24 @@ def find(site_dir: Path, tc: model.TrustCenter, project: Project) -> list[str]:
                 found.append(f"{shown} is or holds a key file")
             if any(secret in content for secret in secrets):
                 found.append(f"{shown} contains one of the gate's secrets")
+            if prints and content.startswith(b"%PDF"):
+                from generator.content.pdf import page_fingerprints
+
+                for what in {prints[p] for p in page_fingerprints(file) if p in prints}:
+                    found.append(f"{shown} has the pages of {what} (a re-saved or renamed copy)")
     return found
+
+
+def _has_pdfs(site_dir: Path) -> bool:
+    return any(name.lower().endswith(".pdf") for _, _, names in os.walk(site_dir) for name in names)
+
+
+def _page_prints(gated: dict[Path, str]) -> dict[str, str]:
+    """Page fingerprint -> which gated file has that page (pikepdf is loaded only when the site has PDFs)."""
+    from generator.content.pdf import page_fingerprints
+
+    prints: dict[str, str] = {}
+    for path, what in gated.items():
+        if path.is_file():
+            prints.update(dict.fromkeys(page_fingerprints(path), what))
+    return prints

@@ -124,7 +124,8 @@ def test_raw_html_in_a_hand_written_page_needs_the_opt_in(project: Path) -> None
     page = project / "site_src/about-this-site.md"
     page.write_text(page.read_text() + '\n<img src="x" onerror="alert(1)">\n')
     code, output = check(project)
-    assert code == 1 and "site_src/about-this-site.md:1:1: error: the page contains raw HTML (<img...)" in output
+    assert code == 1 and "site_src/about-this-site.md:1:1: error: the page contains raw HTML or attributes (<img...)" \
+        in output
     edit(project / "mkdocs.yml", "  - trustcenter\n", "  - trustcenter:\n      allow_raw_html: true\n")
     assert check(project)[0] == 0
 
@@ -133,7 +134,7 @@ def test_raw_html_in_a_hand_written_page_needs_the_opt_in(project: Path) -> None
 def test_a_script_or_markup_file_among_the_pages_needs_the_opt_in(project: Path, name: str) -> None:
     (project / "site_src" / name).write_text("navigator.serviceWorker.register('/sw.js')")
     code, output = check(project)
-    assert code == 1 and f"site_src/{name}:1:1: error: {name} is a file browsers run" in output
+    assert code == 1 and f"site_src/{name}:1:1: error: {name} is not Markdown or a passive image" in output
 
 
 def test_markdown_autolinks_and_code_are_not_raw_html(project: Path) -> None:
@@ -185,3 +186,111 @@ def test_a_gated_report_with_javascript_is_refused_by_check(project: Path) -> No
     assert code == 1
     assert re.search(r"trust/documents\.yaml:\d+:\d+: error: the gated file 'private/soc2-type2-2026\.pdf' contains "
                      r"JavaScript.*\[gated-file-unusable\]", output), output
+
+
+# ---------------------------------------------------------------- found by the second attack review
+
+
+def test_a_gated_report_renamed_and_made_public_is_caught_and_listed_for_review(project: Path) -> None:
+    git_repo(project)
+    (project / "trust/private/soc2-type2-2026.pdf").rename(project / "trust/documents/soc2-report.pdf")
+    edit(project / DOCUMENTS, "  - id: soc2-type2-report\n", "  - id: soc2-report\n")
+    edit(project / DOCUMENTS, "    access: gated\n    file: private/soc2-type2-2026.pdf",
+         "    access: public\n    file: documents/soc2-report.pdf")
+    edit(project / "trust/certifications.yaml", "documents: [soc2-type2-report]", "documents: [soc2-report]")
+    code, output = check(project, "--without-gated-files", "--base", "HEAD")
+    assert code == 1
+    assert "'soc2-report' would be published, but it looks like the gated 'soc2-type2-report'" in output
+    changes = run_cli("changes", "--since", "HEAD", cwd=project).stdout
+    review = changes.split("Needs review\n", 1)[1].split("\n\n", 1)[0]
+    assert "New public document SOC 2 Type II report" in review
+
+
+def test_a_gated_file_kept_outside_the_gated_folder_is_refused(project: Path) -> None:
+    (project / "trust/private/soc2-type2-2026.pdf").rename(project / "trust/soc2.pdf")
+    edit(project / DOCUMENTS, "file: private/soc2-type2-2026.pdf", "file: soc2.pdf")
+    code, output = check(project)
+    assert code == 1 and "[gated-file-location]" in output
+
+
+def test_a_pages_folder_that_is_a_link_out_of_the_project_is_refused(project: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "env.md").write_text("# Runner\n\nSECRET=hunter2\n")
+    (project / "site_src/about-this-site.md").unlink()
+    (project / "site_src").rmdir()
+    (project / "site_src").symlink_to(outside)
+    code, output = check(project)
+    assert code == 1 and re.search(r"^site_src:1:1: error: site_src/ is \(or lies under\) a symlink", output,
+                                   re.MULTILINE)
+    edit(project / "mkdocs.yml", "docs_dir: site_src", "docs_dir: ../outside")
+    code, output = check(project)
+    assert code == 1 and "docs_dir '../outside' must be a folder inside the project" in output
+
+
+@pytest.mark.parametrize("markdown", [
+    "\\`<img src=x onerror=alert(1)>\\`",
+    "<x:y onmouseover=alert(1)>hover</x:y>",
+    "Click me\n{: onclick=\"alert(1)\" }",
+])
+def test_raw_html_tricks_in_a_hand_written_page_are_refused(project: Path, markdown: str) -> None:
+    page = project / "site_src/about-this-site.md"
+    page.write_text(page.read_text() + "\n" + markdown + "\n")
+    code, output = check(project)
+    assert code == 1 and "[raw-html-in-pages]" in output
+
+
+def test_a_script_link_in_a_hand_written_page_stops_the_build(project: Path) -> None:
+    page = project / "site_src/about-this-site.md"
+    page.write_text(page.read_text() + "\n[Read more](javascript:alert(document.cookie))\n")
+    result = run_cli("build", cwd=project)
+    assert result.returncode == 1 and "about-this-site.md in the pages folder contains a link to 'javascript:" in \
+        result.stderr
+    assert not (project / "site").exists()
+
+
+def test_with_the_opt_in_a_renamed_resaved_copy_of_a_gated_report_is_still_caught(project: Path) -> None:
+    import pikepdf
+
+    edit(project / "mkdocs.yml", "  - trustcenter\n", "  - trustcenter:\n      allow_raw_html: true\n")
+    (project / "site_src/files").mkdir()
+    with pikepdf.open(project / "trust/private/soc2-type2-2026.pdf") as pdf:
+        pdf.save(project / "site_src/files/brochure.pdf", compress_streams=True, recompress_flate=True)
+    result = run_cli("build", cwd=project)
+    assert result.returncode == 1
+    assert "files/brochure.pdf has the pages of gated document 'soc2-type2-report'" in result.stderr
+
+
+def test_a_change_to_mkdocs_yml_is_listed_for_review(project: Path) -> None:
+    git_repo(project)
+    edit(project / "mkdocs.yml", "  - trustcenter\n", "  - trustcenter:\n      allow_raw_html: true\n")
+    changes = run_cli("changes", "--since", "HEAD", cwd=project).stdout
+    assert "The site's configuration (mkdocs.yml) changed" in changes.split("Needs review\n", 1)[1]
+
+
+def test_without_a_base_to_compare_with_check_says_so(project: Path) -> None:
+    git_repo(project)  # one commit: nothing earlier
+    result = run_cli("check", cwd=project)
+    assert result.returncode == 0
+    assert "note: there is no earlier revision here to compare with" in result.stderr
+
+
+def test_the_remotes_default_branch_is_the_base_whatever_its_name(project: Path, tmp_path: Path) -> None:
+    git_repo(project)
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(project), str(remote))
+    git(project, "remote", "add", "origin", str(remote))
+    git(project, "branch", "-m", "main", "trunk")
+    git(project, "push", "-q", "origin", "trunk")
+    git(remote, "symbolic-ref", "HEAD", "refs/heads/trunk")
+    git(project, "fetch", "-q", "origin")
+    git(project, "remote", "set-head", "origin", "--auto")
+    git(project, "checkout", "-q", "-b", "publish-soc2")
+    make_soc2_public(project)
+    edit(project / DOCUMENTS, "file: private/soc2-type2-2026.pdf", "file: documents/soc2-type2-2026.pdf")
+    (project / "trust/private/soc2-type2-2026.pdf").rename(project / "trust/documents/soc2-type2-2026.pdf")
+    git(project, "commit", "-qam", "step 1")
+    edit(project / "trust/company.yaml", "tagline:", "tagline: (new)")  # a second commit on the branch
+    git(project, "commit", "-qam", "step 2")
+    code, output = check(project)  # base: origin/HEAD -> trunk, not HEAD~1
+    assert code == 1 and "'soc2-type2-report' would be published, but it was gated at" in output

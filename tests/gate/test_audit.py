@@ -30,6 +30,19 @@ def log(tmp_path: Path) -> audit.AuditLog:
     return audit.AuditLog(tmp_path / "state" / "gate.sqlite3", audit_key(tmp_path), create=True)
 
 
+def tamper(path: Path, *statements: str) -> None:
+    """What someone with write access to the file (not the key) can do: drop the append-only triggers, change
+    rows, and put the triggers back so the structure looks untouched."""
+    database = sqlite3.connect(path)
+    database.execute("DROP TRIGGER IF EXISTS events_append_only_update")
+    database.execute("DROP TRIGGER IF EXISTS events_append_only_delete")
+    for statement in statements:
+        database.execute(statement)
+    database.commit()
+    database.executescript(audit._SCHEMA)  # the triggers again, as they were
+    database.close()
+
+
 def opened(link_id: str = "link-0001", **fields: str) -> audit.Event:
     values = {"recipient": "alice@customer.test", "document": "soc2-report", "ip": "127.0.0.1", **fields}
     return audit.Event(audit.Kind.OPENED, 200, link_id=link_id, **values)
@@ -62,10 +75,7 @@ def test_rows_cannot_be_updated_or_deleted_through_sqlite(log: audit.AuditLog) -
 def test_a_changed_row_breaks_the_chain_and_is_named(log: audit.AuditLog) -> None:
     for index in range(3):
         log.record(opened(f"link-000{index}"))
-    database = sqlite3.connect(log.path)
-    database.execute("DROP TRIGGER events_append_only_update")  # someone with the file in hand
-    database.execute("UPDATE events SET name = 'Somebody Else' WHERE id = 2")
-    database.commit()
+    tamper(log.path, "UPDATE events SET name = 'Somebody Else' WHERE id = 2")  # someone with the file in hand
     check = log.verify_chain()
     assert not check.ok
     assert check.problem == "event 2 was changed after it was written"
@@ -74,10 +84,7 @@ def test_a_changed_row_breaks_the_chain_and_is_named(log: audit.AuditLog) -> Non
 def test_a_deleted_row_breaks_the_chain(log: audit.AuditLog) -> None:
     for index in range(3):
         log.record(opened(f"link-000{index}"))
-    database = sqlite3.connect(log.path)
-    database.execute("DROP TRIGGER events_append_only_delete")
-    database.execute("DELETE FROM events WHERE id = 2")
-    database.commit()
+    tamper(log.path, "DELETE FROM events WHERE id = 2")
     assert log.verify_chain().problem == "event 2 is missing (next is 3)"
 
 
@@ -159,10 +166,7 @@ def test_audit_verify_reports_an_intact_chain_and_a_broken_one(log: audit.AuditL
     log.record(opened())
     code, output = run_audit(tmp_path, "--verify")
     assert code == 0 and "audit log intact: 2 events" in output
-    database = sqlite3.connect(log.path)
-    database.execute("DROP TRIGGER events_append_only_update")
-    database.execute("UPDATE events SET ip = '10.0.0.1' WHERE id = 1")
-    database.commit()
+    tamper(log.path, "UPDATE events SET ip = '10.0.0.1' WHERE id = 1")
     code, output = run_audit(tmp_path, "--verify")
     assert code == 1 and "tampered with: event 1 was changed" in output
 
@@ -194,22 +198,12 @@ def test_a_download_of_a_link_revoked_after_it_was_verified_is_refused(tmp_path:
 # ---------------------------------------------------------------- tampering by someone who holds the file
 
 
-def tamper(path: Path, *statements: str) -> None:
-    """What someone with write access to the file (not the key) can do: drop the triggers, change rows."""
-    database = sqlite3.connect(path)
-    database.execute("DROP TRIGGER IF EXISTS events_append_only_update")
-    database.execute("DROP TRIGGER IF EXISTS events_append_only_delete")
-    for statement in statements:
-        database.execute(statement)
-    database.commit()
-    database.close()
-
-
 def rechain_without_the_key(path: Path) -> None:
     """Recompute every row's hash the way an unkeyed chain would be: sha256(previous + row)."""
     import hashlib
 
     database = sqlite3.connect(path)
+    database.execute("DROP TRIGGER IF EXISTS events_append_only_update")
     fields = ("at", "kind", "status", "link_id", "recipient", "document", "name", "company", "nda_sha256",
               "browser", "ip", "user_agent", "detail")
     previous = audit.GENESIS
@@ -222,6 +216,7 @@ def rechain_without_the_key(path: Path) -> None:
                                                                                           row[0]))
         previous = digest
     database.commit()
+    database.executescript(audit._SCHEMA)
     database.close()
 
 
@@ -322,3 +317,33 @@ def test_a_database_of_trustcenter_0_1_is_refused_with_what_to_do(tmp_path: Path
     database.commit()
     with pytest.raises(StoreError, match=r"written by trustcenter 0\.1"):
         audit.AuditLog(path, audit_key(tmp_path))
+
+
+
+def test_a_trigger_that_drops_revocations_and_downloads_is_refused(log: audit.AuditLog, tmp_path: Path) -> None:
+    log.record(opened())
+    database = sqlite3.connect(log.path)
+    database.execute("CREATE TRIGGER events_sanity BEFORE INSERT ON events WHEN NEW.kind IN ('revoked', 'downloaded') "
+                     "BEGIN SELECT RAISE(IGNORE); END")
+    database.commit()
+    database.close()
+    with pytest.raises(StoreError, match="did not record an event"):  # the running gate, at the next download
+        log.record_download(audit.Event(audit.Kind.DOWNLOADED, 200, link_id="link-0001"), limit=5)
+    assert "events_sanity" in (log.verify_chain().problem or "")
+    with pytest.raises(StoreError, match="cannot be trusted: its tables, indexes or triggers were changed"):
+        audit.AuditLog(log.path, audit_key(tmp_path))  # a restart
+
+
+def test_an_index_that_hides_a_links_rows_is_found(log: audit.AuditLog, tmp_path: Path) -> None:
+    log.revoke("link-0001", "contract ended")
+    log.close()
+    database = sqlite3.connect(log.path)
+    original = database.execute("SELECT sql FROM sqlite_master WHERE name = 'events_by_link'").fetchone()[0]
+    database.execute("DROP INDEX events_by_link")
+    database.execute("CREATE INDEX events_by_link ON events (link_id, kind) WHERE link_id != 'link-0001'")
+    database.execute("PRAGMA writable_schema = ON")  # the original definition put back over the partial one
+    database.execute("UPDATE sqlite_master SET sql = ? WHERE name = 'events_by_link'", (original,))
+    database.commit()
+    database.close()
+    with pytest.raises(StoreError, match="SQLite reports damage"):
+        audit.AuditLog(log.path, audit_key(tmp_path))

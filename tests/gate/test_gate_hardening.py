@@ -20,6 +20,7 @@ from support import free_port
 from generator.cli import main
 from generator.errors import GateConfigError
 from generator.gate import app as gate_app
+from generator.gate import audit
 
 
 @pytest.fixture
@@ -121,6 +122,7 @@ def test_the_gate_refuses_to_start_on_a_log_that_does_not_verify(project: Path, 
     database.execute("DROP TRIGGER events_append_only_update")
     database.execute("UPDATE events SET ip = '198.51.100.1'")
     database.commit()
+    database.executescript(audit._SCHEMA)  # the trigger put back: only the chain can tell
     database.close()
     with pytest.raises(Exception, match="does not verify") as refused:
         gate_app.create_app(settings(project, tmp_path))
@@ -171,3 +173,44 @@ def test_a_gate_on_its_own_origin_serves_no_page_of_the_site(project: Path, tmp_
         page = browser.get("/index.html")
         assert page.status == 404 and 'href="https://trust.example.test"' in page.text
         assert browser.get(f"/access/{signer.token()}").status == 200
+
+
+def test_an_older_copy_of_the_log_put_back_is_refused_against_the_checkpoints(project: Path, tmp_path: Path,
+                                                                               signer: Signer) -> None:
+    import shutil
+
+    database = tmp_path / "state" / "gate.sqlite3"
+    with running_gate(settings(project, tmp_path)) as started:
+        started.browser().get(f"/access/{signer.token()}")
+        log = started.app.extensions["trustcenter.gate"].log
+        log.close()
+        shutil.copy(database, tmp_path / "older.sqlite3")  # a backup of that moment
+        started.browser().get(f"/access/{signer.token()}")
+        kept = tmp_path / "offsite.jsonl"
+        kept.write_text(log.checkpoint().line() + "\n")
+    shutil.copy(tmp_path / "older.sqlite3", database)  # put back, with the revocations since lost
+    gate_app.create_app(settings(project, tmp_path)).extensions["trustcenter.gate"].log.close()  # alone it verifies
+    with pytest.raises(Exception, match="events were cut off the end"):
+        gate_app.create_app(settings(project, tmp_path, checkpoints=kept))
+
+
+def test_the_same_refusal_repeated_from_one_address_is_one_row(running: RunningGate, signer: Signer) -> None:
+    token = signer.token()
+    browser = running.browser()
+    for _ in range(300):  # a download asked for again and again without accepting: not a guess, never throttled
+        assert browser.get(f"/access/{token}/download").status == 403
+    rows = running.app.extensions["trustcenter.gate"].log.events()
+    assert [(row.kind, row.status) for row in rows] == [("denied", 403)]
+
+
+def test_healthz_writes_to_the_database_at_most_every_ten_seconds(running: RunningGate) -> None:
+    import os
+
+    database = running.app.extensions["trustcenter.gate"].log.path
+    wal = database.with_name(database.name + "-wal")
+    browser = running.browser()
+    assert browser.get("/healthz").status == 200
+    before = os.stat(wal).st_mtime_ns
+    for _ in range(50):
+        assert browser.get("/healthz").status == 200
+    assert os.stat(wal).st_mtime_ns == before

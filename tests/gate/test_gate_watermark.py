@@ -324,3 +324,29 @@ def test_the_fixture_project_itself_passes_check(project: Path, pages: int) -> N
     write_pdf(project / "trust" / "private" / "soc2.pdf", pages=pages)
     result = CliRunner().invoke(main, ["check", "--project", str(project)])
     assert result.exit_code == 0, result.output
+
+
+def test_a_crop_box_reaching_past_the_page_cannot_put_the_stamp_out_of_sight(tmp_path: Path) -> None:
+    source = write_pdf(tmp_path / "report.pdf", pages=2)
+    with pikepdf.open(source, allow_overwriting_input=True) as pdf:
+        for page in pdf.pages:
+            x0, y0, x1, y1 = (float(value) for value in page.mediabox)
+            page.obj.CropBox = pikepdf.Array([x0 - 4000, y0 - 4000, x1, y1])
+        pdf.save(source)
+    assert_stamp_shows_on_every_page(stamped(source, tmp_path))
+
+
+def test_an_annotation_painted_over_the_page_cannot_cover_the_stamp(tmp_path: Path) -> None:
+    source = write_pdf(tmp_path / "report.pdf", pages=2)
+    with pikepdf.open(source, allow_overwriting_input=True) as pdf:
+        for page in pdf.pages:
+            copy = page.as_form_xobject()
+            appearance = pdf.make_stream(b"1 g 0 0 10000 10000 re f /P Do", Type=pikepdf.Name.XObject,
+                                         Subtype=pikepdf.Name.Form, BBox=page.mediabox,
+                                         Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(P=copy)))
+            cover = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Square,
+                                                         Rect=page.mediabox, F=4 | 128,
+                                                         AP=pikepdf.Dictionary(N=appearance)))
+            page.obj.Annots = pdf.make_indirect(pikepdf.Array([cover]))
+        pdf.save(source)
+    assert_stamp_shows_on_every_page(stamped(source, tmp_path))

@@ -7,12 +7,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from support import copy_demo, run_cli
+from support import copy_demo, edit, run_cli
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    return copy_demo(tmp_path / "project")
+    """The demo, with the pages folder's opt-in to any file (which `check` otherwise refuses first): the leak check
+    is the last line, after every other."""
+    project = copy_demo(tmp_path / "project")
+    edit(project / "mkdocs.yml", "  - trustcenter\n", "  - trustcenter:\n      allow_raw_html: true\n")
+    return project
 
 
 def build_refuses(project: Path, expected: str) -> None:

@@ -56,9 +56,10 @@ def made_public_without_review(ctx: Context) -> Iterator[Finding]:
     for index, document in enumerate(ctx.tc.documents):
         if document.access is not model.Access.PUBLIC or document.declassified is not None:
             continue
-        was = before.get(document.id)
+        was = before.get(document.id) or _renamed_from(document, before, ctx)
         if was is not None and was.access is model.Access.GATED:
-            why = f"it was gated at {ctx.base_label}"
+            why = (f"it was gated at {ctx.base_label}" if was.id == document.id else
+                   f"it looks like the gated '{was.id}' of {ctx.base_label} (same title or file name) under a new id")
         elif ctx.tc.document_path(document).is_relative_to(gated_dir) or (was is not None and \
                 (ctx.tc.root / was.file).resolve().is_relative_to(gated_dir)):
             why = f"its file is in {model.GATED_DIR}/, where gated files live"
@@ -68,6 +69,19 @@ def made_public_without_review(ctx: Context) -> Iterator[Finding]:
                       f"'{document.id}' would be published, but {why}; if making it public is decided, add "
                       "`declassified: {on: YYYY-MM-DD, reason: ...}` to the entry so the review sees it, otherwise "
                       "set access back to gated", document.id)
+
+
+def _renamed_from(document: model.Document, before: dict[str, model.Document], ctx: Context) -> model.Document | None:
+    """A gated document of the base revision that this new public one looks like: the same title or file name."""
+    if document.id in before:
+        return None
+    now = {d.id for d in ctx.tc.documents}
+    for old in before.values():
+        if old.access is model.Access.GATED and (old.id not in now or ctx.tc.document(old.id) != old) and (
+                old.title.casefold() == document.title.casefold()
+                or Path(old.file).stem.casefold() == Path(document.file).stem.casefold()):
+            return old
+    return None
 
 
 @rule("gated-file-in-site-source", ERROR, "A gated file inside the hand-written pages folder would be published.")
