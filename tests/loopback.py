@@ -67,8 +67,7 @@ def settings(project: Path, tmp_path: Path, **overrides: Any) -> GateSettings:
     where = Project.at(project)
     values: dict[str, Any] = {
         "project": where, "site_dir": project / "site", "db_path": tmp_path / "state" / "gate.sqlite3",
-        "audit_key": audit_key(where, create=True), "secret_key": b"test-secret-" + bytes(20), "trusted_keys": keys.load_trusted_keys(where),
-        "create_db": True,
+        "audit_key": audit_key(where, create=True), "secret_key": b"test-secret-" + bytes(20), "create_db": True,
     }
     values.update(overrides)
     return GateSettings(**values)

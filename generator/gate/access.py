@@ -1,4 +1,9 @@
-"""The /access blueprint: a sales link opened, its NDA accepted, its document downloaded watermarked."""
+"""The /access blueprint: a sales link opened, its NDA accepted, its document downloaded watermarked.
+
+Each request reads one state of the repository (`gate.state`: keys, documents, NDA), even when the gate
+reloads in the middle of it. An acceptance records the NDA version the browser was shown: if the NDA changed
+in between, the new text is shown to be accepted instead.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from generator.gate.refusals import BadCsrfToken, CrossSiteRequest, NotAccepted,
 from generator.gate.tokens import Link
 
 MAX_FIELD_CHARS = 200
+_NDA_SHOWN = "nda_shown"  # in the session: the sha256 of the NDA text this browser was last shown
 
 blueprint = flask.Blueprint("access", __name__)
 
@@ -32,6 +38,7 @@ def open_link(token: str) -> ResponseReturnValue:
     if offered:
         return gate.render("gate/offer.html", 200, link=link, csrf=csrf,
                            downloads_left=link.max_downloads - gate.log.downloads(link.link_id))
+    flask.session[_NDA_SHOWN] = gate.state.nda_sha256
     return gate.render("gate/nda.html", 200, link=link, csrf=csrf, form={}, errors={})
 
 
@@ -50,12 +57,17 @@ def accept(token: str) -> ResponseReturnValue:
         if not accepted(link):
             raise NotAccepted("download asked for before accepting", link)
         return see_other(f"{here}/download")
+    nda_sha256 = gate.state.nda_sha256
     form = {field: " ".join(flask.request.form.get(field, "").split()) for field in ("name", "company")}
     errors = _form_errors(form, agreed=flask.request.form.get("accept") == "yes")
+    if flask.session.get(_NDA_SHOWN) != nda_sha256:
+        # The gate reloaded a new NDA since this browser was shown one: what is recorded must be what was read.
+        errors["accept"] = "The agreement has changed since this page was shown. Read it again, then accept it."
     if errors:
+        flask.session[_NDA_SHOWN] = nda_sha256
         return gate.render("gate/nda.html", 400, link=link, csrf=csrf, form=form, errors=errors)
     gate.log.record(gate.event(audit.Kind.ACCEPTED, 303, link, name=form["name"], company=form["company"],
-                               nda_sha256=gate.content.nda_sha256))
+                               nda_sha256=nda_sha256))
     kept = [item for item in flask.session.get("accepted", []) if item != link.link_id]
     flask.session["accepted"] = [*kept, link.link_id][-20:]
     return see_other(here)
@@ -70,9 +82,10 @@ def download(token: str) -> ResponseReturnValue:
     link = gate.link(token)
     if not accepted(link):
         raise NotAccepted("download without accepting the NDA in this browser", link)
-    document = gate.documents[link.document_id]
+    state = gate.state
+    document = state.documents[link.document_id]
     today = dt.datetime.now(dt.UTC).date()
-    stamped = watermark.watermark(gate.content.document_path(document),
+    stamped = watermark.watermark(state.content.document_path(document),
                                   watermark.Stamp(link.recipient, link.company, today, link.link_id))
     # Counted atomically with the checks, so parallel downloads cannot exceed the limit, nor one
     # revoked while the document was being stamped go out.

@@ -1,5 +1,5 @@
 """The gate's app factory: one Flask app per settings, with the /access and site blueprints, every
-refusal answered in one place, security headers on every response.
+refusal answered (and logged, with its reason) in one place, security headers on every response.
 
 Why Flask: the gate needs signed session cookies (acceptance is per browser, the CSRF token
 lives there), Jinja with autoescape, an app factory so each test builds its own gate on a
@@ -15,6 +15,11 @@ import datetime as dt
 import ipaddress
 import logging
 import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +27,14 @@ import flask
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from generator.content import markup, model
-from generator.content.validate import load_valid
-from generator.errors import GateConfigError, StoreError
+from generator.content import model
+from generator.errors import StoreError
 from generator.gate import audit, tokens
 from generator.gate.refusals import Refusal, RevokedLink, Throttled, UsedUpLink
+from generator.gate.reload import GateState, Reloader
 from generator.gate.settings import GateSettings
 from generator.gate.throttle import FailureCounter
-from generator.site import headers
+from generator.site import brand, headers
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +50,9 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 _EXTENSION = "trustcenter.gate"
+HEALTH_WRITE_SECONDS = 10.0
+_STATE = "trustcenter_gate_state"  # on flask.g: the state a request began with
+_CONSOLE = "trustcenter.gate.console"
 # waitress' defaults (100 connections, 120 s idle) let 150 slow sockets hold every connection: the gate
 # keeps many connections (asyncore makes an idle one cheap), closes idle ones sooner, and still belongs
 # behind a reverse proxy that cuts slow clients (deploy/nginx.conf).
@@ -52,33 +60,48 @@ SERVER_LIMITS: dict[str, Any] = {"connection_limit": 1000, "channel_timeout": 30
 
 
 class Gate:
-    """One gate's state: its settings, the content it was started with, the audit store, the throttle."""
+    """One gate: its settings, the repository's state (reloaded when it changes), the audit store, the throttle."""
 
-    def __init__(self, settings: GateSettings, content: model.TrustCenter) -> None:
+    def __init__(self, settings: GateSettings) -> None:
         self.settings = settings
-        self.content = content
-        if settings.serve_site:
-            _refuse_unsafe_site_dir(settings, content)
+        self.reloader = Reloader(settings)  # content, keys and NDA: refuses to start on content that is not valid
         self.log = audit.AuditLog(settings.db_path, settings.audit_key, create=settings.create_db)
-        check = self.log.verify_chain()
+        self._healthy_at = float("-inf")  # when /healthz last wrote to the database
+        # Checkpoints kept off the host catch a restored older copy of the log, which verifies on its own.
+        pins = audit.Checkpoint.read_file(settings.checkpoints) if settings.checkpoints else []
+        check = self.log.verify_chain(pins)
         if not check.ok:
             self.log.close()
             raise StoreError(f"the audit log in {settings.db_path} does not verify ({check.problem}); the gate "
                              "does not start on a log that may have been tampered with: keep the file for "
                              "investigation and restore the last backup that verifies")
         self.failures = FailureCounter(settings.failure_limit, settings.failure_window_seconds)
-        self.documents = {document.id: document for document in content.gated_documents}
-        self.issuer = content.company.trust_center_url
-        self.max_lifetime = dt.timedelta(days=content.company.link_max_days)
-        self.nda_html = markup.render(content.nda_text, heading_offset=1)
         self.site_root = settings.site_dir.resolve()
-        contacts = content.company.contacts
-        self.contact = contacts.sales or contacts.security
+
+    @property
+    def state(self) -> GateState:
+        """The state the current request began with, so that one request never mixes two versions of the
+        files; outside a request, the newest."""
+        if flask.has_request_context():
+            pinned: GateState | None = flask.g.get(_STATE)
+            if pinned is not None:
+                return pinned
+        return self.reloader.state
+
+    @property
+    def content(self) -> model.TrustCenter:
+        return self.state.content
+
+    @property
+    def documents(self) -> Mapping[str, model.Document]:
+        """The gated documents, by id."""
+        return self.state.documents
 
     def link(self, token: str) -> tokens.Link:
         """The link a token stands for, if it may be used now: signed, current, not revoked, not used up."""
-        link = tokens.verify(token, keys=self.settings.trusted_keys, issuer=self.issuer,
-                             gated_documents=self.documents, max_lifetime=self.max_lifetime)
+        state = self.state
+        link = tokens.verify(token, keys=state.trusted_keys, issuer=state.issuer, gated_documents=state.documents,
+                             max_lifetime=state.max_lifetime)
         reason = self.log.revocation(link.link_id)
         if reason is not None:
             raise RevokedLink(link, reason)
@@ -100,13 +123,14 @@ class Gate:
         )
 
     def render(self, template: str, status: int, **context: Any) -> flask.Response:
-        company = self.content.company
+        state = self.state
+        company = state.content.company
         link: tokens.Link | None = context.get("link")
         # Where "the trust center" is: the site this gate serves, or (the gate on its own origin) the site's address.
         site_url = f"{flask.request.script_root}/" if self.settings.serve_site else company.trust_center_url
         page = flask.render_template(
-            template, company_name=company.name, contact=self.contact, nda_html=self.nda_html, site_url=site_url,
-            document=self.documents.get(link.document_id) if link else None,
+            template, company_name=company.display_name, contact=state.contact, nda_html=state.nda_html, site_url=site_url,
+            document=state.documents.get(link.document_id) if link else None,
             expires=f"{link.expires_at:%d %B %Y at %H:%M} UTC" if link else None,
             **context,
         )
@@ -115,32 +139,40 @@ class Gate:
     # ------------------------------------------------ the one place every refusal is answered
 
     def refuse(self, refusal: Refusal) -> ResponseReturnValue:
-        """Audit a refusal, count it against the client, and answer it with its own page."""
+        """Audit and log a refusal, count it against the client, and answer it with its own page. Why it was
+        refused goes to the audit and the gate's log only: the visitor's page never says (nor echoes the token)."""
         client = flask.request.remote_addr or "unknown"
         token = (flask.request.view_args or {}).get("token")
         detail = refusal.detail
         if token is not None:
             detail = f"{detail}; token sha256:{tokens.fingerprint(token)}"
         if isinstance(refusal, Throttled):
-            if self.failures.first_refusal(client_key(client)):
+            if self.failures.first_refusal(client_key(client)):  # once per episode, in the audit as in the log
+                _log_refusal(429, client, detail)
                 self.log.record(self.event(audit.Kind.DENIED, 429, None, detail=detail))
         else:
             if refusal.counts_as_failure:
                 self.failures.record_failure(client_key(client))
-            self.log.record(self.event(audit.Kind.DENIED, refusal.status, refusal.link, detail=detail))
+            _log_refusal(refusal.status, client, detail)  # first: the console tells even when the database fails
+            # The same refusal repeated from one address (a recipient reloading an expired link, a script) is
+            # one row: what is recorded is bounded by what differs, not by how often it is asked.
+            self.log.record_unless_recent(self.event(audit.Kind.DENIED, refusal.status, refusal.link, detail=detail),
+                                          ("kind", "link_id", "ip", "status", "detail"))
         response = self.render("gate/denied.html", refusal.status, refusal=refusal,
-                               message=refusal.message(self.content.company.name))
+                               message=refusal.message(self.content.company.display_name))
         if isinstance(refusal, Throttled):
             response.headers["Retry-After"] = str(int(refusal.retry_after) + 1)
         return response
 
     def before_request(self) -> ResponseReturnValue | None:
+        self.reloader.check()  # at most every reload_seconds: a stat of each content file
+        flask.g.setdefault(_STATE, self.reloader.state)
         # A service worker registered over the gate's origin would see every later request, tokens
         # included: no script of this origin is ever served as one.
         if flask.request.headers.get("Service-Worker", "").strip().lower() == "script":
             return self.render("gate/error.html", 403, heading="Not allowed",
                                message="This site does not install service workers.")
-        if flask.request.path.startswith("/access/") and flask.request.endpoint != "stylesheet":
+        if flask.request.path.startswith("/access/") and flask.request.endpoint not in ("stylesheet", "brand"):
             retry_after = self.failures.retry_after(client_key(flask.request.remote_addr or "unknown"))
             if retry_after is not None:
                 raise Throttled(retry_after)
@@ -152,11 +184,24 @@ class Gate:
                            message="The gate cannot record this request right now, so it does not answer it. "
                                    "Please try again later.")
 
+    def brand_stylesheet(self) -> ResponseReturnValue:
+        """The company's brand colour for the gate's pages, as the site shows it (contrast-adjusted)."""
+        flask.g.static_file = True
+        response = flask.Response(brand.gate_css(self.content.company.brand_colour), 200, mimetype="text/css")
+        response.headers["Cache-Control"] = "max-age=300"
+        return response
+
     def healthz(self) -> ResponseReturnValue:
         """ok only if the database is the one opened and takes a write now (so a load balancer stops
         sending links to a gate that would answer them with errors)."""
         try:
-            self.log.health()
+            # A write at most every HEALTH_WRITE_SECONDS, however often the check is asked (it needs no
+            # credentials); in between, that the file is still the one opened.
+            if time.monotonic() - self._healthy_at > HEALTH_WRITE_SECONDS:
+                self.log.health()
+                self._healthy_at = time.monotonic()
+            else:
+                self.log.check_same_file()
         except StoreError as error:
             logger.error("health check failed: %s", error.message)
             return flask.Response("database unavailable", 503, mimetype="text/plain")
@@ -181,6 +226,12 @@ class Gate:
 
 
 _TOKEN_IN_PATH = re.compile(r"(/access/)[^/\s?#\"'<>]+")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _log_refusal(status: int, client: str, detail: str) -> None:
+    # The detail may quote request headers (Origin, Sec-Fetch-Site): no control character reaches a log line.
+    logger.warning("refused %d to %s: %s", status, client, _UNPRINTABLE.sub("?", detail))
 
 
 def redact(text: str) -> str:
@@ -211,16 +262,36 @@ def _redact_logs() -> None:
 
 def current() -> Gate:
     """The gate of the app handling the current request."""
-    gate: Gate = flask.current_app.extensions[_EXTENSION]
+    return current_of(flask.current_app)
+
+
+def current_of(app: flask.Flask) -> Gate:
+    """The gate an app made by `create_app` serves."""
+    gate: Gate = app.extensions[_EXTENSION]
     return gate
 
 
+def log_to_console(level: int = logging.INFO) -> None:
+    """Where `trustcenter gate` writes what happens: stderr, one timestamped line per event (refusals and why,
+    reloads, database trouble, waitress' own), tokens redacted."""
+    root = logging.getLogger()
+    if any(getattr(existing, "name", None) == _CONSOLE for existing in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_CONSOLE)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactTokens())  # every record the console prints, whichever logger it came from
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
 def create_app(settings: GateSettings) -> flask.Flask:
-    """A gate for one project: content validated once at start; state in the settings' database."""
+    """A gate for one project: content, keys and NDA validated at start and followed as they change (see
+    `generator.gate.reload`); state in the settings' database."""
     from generator.gate import access, static_site
 
     _redact_logs()
-    gate = Gate(settings, load_valid(settings.project))
+    gate = Gate(settings)
     app = flask.Flask(__name__, static_folder=None, template_folder="templates")
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -239,6 +310,7 @@ def create_app(settings: GateSettings) -> flask.Flask:
     app.before_request(gate.before_request)
     app.add_url_rule("/healthz", "healthz", gate.healthz, methods=["GET"])
     app.add_url_rule("/access/gate.css", "stylesheet", _stylesheet, methods=["GET"])
+    app.add_url_rule("/access/brand.css", "brand", gate.brand_stylesheet, methods=["GET"])
     app.register_blueprint(access.blueprint)
     if settings.serve_site:
         app.register_blueprint(static_site.blueprint)  # last: it answers every other path
@@ -254,24 +326,42 @@ def create_app(settings: GateSettings) -> flask.Flask:
 
 
 def close(app: flask.Flask) -> None:
-    """Close the gate's database connections (tests restart gates on one file)."""
-    app.extensions[_EXTENSION].log.close()
+    """Stop following the files and close the gate's database connections (tests restart gates on one file)."""
+    gate: Gate = app.extensions[_EXTENSION]
+    gate.reloader.stop()
+    gate.log.close()
 
 
 def serve(app: flask.Flask, *, host: str = "127.0.0.1", port: int = 8000, threads: int = 8,
           trusted_proxy: str | None = None) -> None:
     """Serve with waitress. Behind a reverse proxy (TLS), name it: its X-Forwarded-For/-Proto/-Host are
-    then believed, so the client address (audit, throttling) and https (HSTS) are the real ones."""
+    then believed, so the client address (audit, throttling) and https (HSTS) are the real ones.
+
+    While serving, a thread looks for changed keys, content and NDA every `reload_seconds`, and SIGHUP reloads
+    them at once. The handler is installed here, in the process's main thread, never by `create_app`: tests
+    make apps in other threads, where signal handlers cannot be set."""
     import waitress  # type: ignore[import-untyped]
 
     proxy: dict[str, Any] = {}
     if trusted_proxy:
         proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
                  "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}}
-    # Without max_request_body_size waitress buffers up to 1 GB of body before Flask's limit applies; it
-    # refuses a body of that size or more, so + 1 keeps Flask's limit exactly.
-    waitress.serve(app, host=host, port=port, threads=threads, ident="", clear_untrusted_proxy_headers=True,
-                   max_request_body_size=MAX_FORM_BYTES + 1, **SERVER_LIMITS, **proxy)
+    reloader = current_of(app).reloader
+    logger.info("serving: %s", reloader.state.summary())
+    reloader.watch()
+    hangup = getattr(signal, "SIGHUP", None)  # not on Windows
+    previous = None
+    if hangup is not None and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(hangup, lambda number, frame: reloader.request_reload())
+    try:
+        # Without max_request_body_size waitress buffers up to 1 GB of body before Flask's limit applies; it
+        # refuses a body of that size or more, so + 1 keeps Flask's limit exactly.
+        waitress.serve(app, host=host, port=port, threads=threads, ident="", clear_untrusted_proxy_headers=True,
+                       max_request_body_size=MAX_FORM_BYTES + 1, **SERVER_LIMITS, **proxy)
+    finally:
+        if hangup is not None and previous is not None:
+            signal.signal(hangup, previous)
+        reloader.stop()
 
 
 def see_other(location: str, status: int = 303) -> flask.Response:
@@ -291,18 +381,6 @@ def client_key(address: str) -> str:
             return str(parsed.ipv4_mapped)
         return str(ipaddress.IPv6Network((parsed, 64), strict=False))
     return str(parsed)
-
-
-def _refuse_unsafe_site_dir(settings: GateSettings, content: model.TrustCenter) -> None:
-    """The site folder is served whole: it must hold neither the content (gated files, keys), nor the
-    gate's state (database, secrets), nor any gated file."""
-    site = settings.site_dir.resolve()
-    private = [content.root, settings.db_path.parent.resolve(), settings.project.state_dir.resolve(),
-               *(content.document_path(d) for d in content.gated_documents)]
-    for path in private:
-        if path.is_relative_to(site):
-            raise GateConfigError(f"refusing to serve {site} as the site: it contains {path}, which must never be "
-                                  "served; point --site-dir at the built site (trustcenter build)")
 
 
 def _stylesheet() -> ResponseReturnValue:

@@ -1,35 +1,35 @@
-"""What a gate runs with: the project, the site folder, the database and its audit key, the session secret
-and the trusted keys."""
+"""What a gate runs with: the project, the site folder, the database and its audit key, the session secret,
+which keys it may trust and how often it looks for changed files."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from generator.content.project import Project
 from generator.gate import audit, state
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 SECRET_ENV = "TRUSTCENTER_GATE_SECRET"  # noqa: S105 - the name of a variable, not a secret
 AUDIT_KEY_ENV = "TRUSTCENTER_AUDIT_KEY"
 SESSION_SECRET_FILE = "gate-session.key"  # noqa: S105 - a file name
 AUDIT_KEY_FILE = "audit.key"
+# How often a running gate looks for changed keys, content and NDA: a stat of each file of the content folder.
+RELOAD_SECONDS = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
 class GateSettings:
-    """Everything the gate needs; tests build one per test on tmp_path."""
+    """Everything the gate needs; tests build one per test on tmp_path. The keys, the content and the NDA are
+    not here: the gate reads them from the project, and again when they change (`generator.gate.reload`)."""
 
     project: Project
     site_dir: Path
     db_path: Path
     audit_key: bytes  # keys the audit chain; kept outside the database
     secret_key: bytes  # signs the session cookie
-    trusted_keys: Mapping[str, Ed25519PublicKey]  # by kid: the only keys a link may be signed with
+    include_demo_keys: bool = False  # trust demo-... keys in trust/keys/ (only `trustcenter demo`)
+    reload_seconds: float = RELOAD_SECONDS  # how often to look for changed files (SIGHUP: at once)
+    checkpoints: Path | None = None  # a file of `audit --checkpoint` lines the log must agree with at start
     create_db: bool = False  # make the database if it does not exist (`gate --init`, the demo)
     serve_site: bool = True  # serve the built site at every other path (False: the gate on an origin of its own)
     secure_cookies: bool = True
@@ -57,11 +57,10 @@ def open_log(project: Project, db_path: Path | None, *, create: bool = False) ->
 
 def settings_for(project: Project, *, site_dir: Path | None = None, db_path: Path | None = None,
                  secure_cookies: bool = True, include_demo_keys: bool = False, create_db: bool = False,
-                 serve_site: bool = True) -> GateSettings:
-    """Settings for a project on disk: keys from the content's keys/ (the demo key only for `trustcenter demo`),
-    the session secret and audit key in the state folder (or the environment)."""
-    from generator.gate import keys
-
+                 serve_site: bool = True, reload_seconds: float = RELOAD_SECONDS,
+                 checkpoints: Path | None = None) -> GateSettings:
+    """Settings for a project on disk: the session secret and audit key in the state folder (or the environment);
+    demo keys in the content's keys/ trusted only when asked for (`trustcenter demo`)."""
     folder = project.state_dir
     db_path = db_path or default_db(project)
     if not create_db and not db_path.is_file():
@@ -72,7 +71,9 @@ def settings_for(project: Project, *, site_dir: Path | None = None, db_path: Pat
         db_path=db_path,
         audit_key=audit_key(project, create=create_db),
         secret_key=state.secret(folder / SESSION_SECRET_FILE, SECRET_ENV, create=True),
-        trusted_keys=keys.load_trusted_keys(project, include_demo=include_demo_keys),
+        include_demo_keys=include_demo_keys,
+        reload_seconds=reload_seconds,
+        checkpoints=checkpoints,
         create_db=create_db,
         serve_site=serve_site,
         secure_cookies=secure_cookies,

@@ -219,7 +219,7 @@ def test_a_revocation_takes_effect_at_once_in_a_running_gate(running: RunningGat
 
 def test_no_event_is_lost_under_concurrent_requests(running: RunningGate, signer: Signer) -> None:
     tokens = [signer.token() for _ in range(120)]  # a link each: one address's reopenings are recorded once
-    paths = [f"/access/{token}" for token in tokens] + ["/access/forged.x.y"] * 30
+    paths = [f"/access/{token}" for token in tokens] + [f"/access/forged{index}.x.y" for index in range(30)]
 
     def fetch(path: str) -> int:
         return running.browser().get(path).status
@@ -236,8 +236,8 @@ def test_no_event_is_lost_under_concurrent_requests(running: RunningGate, signer
 def test_a_burst_of_failures_from_one_address_gets_429_and_is_audited_once(running: RunningGate,
                                                                            signer: Signer) -> None:
     browser = running.browser()
-    for _ in range(20):
-        assert browser.get("/access/not.a.token").status == 403
+    for index in range(20):  # each a different guess: the same one repeated is recorded once
+        assert browser.get(f"/access/not.a{index}.token").status == 403
     blocked = browser.get(f"/access/{signer.token()}")  # even a good link, from that address, for a while
     assert blocked.status == 429 and int(blocked.header("Retry-After") or 0) > 0
     assert_gate_headers(blocked)
@@ -478,3 +478,11 @@ def test_trustcenter_gate_notes_that_it_does_not_trust_the_demo_key(project: Pat
                                "--project", str(project)], capture_output=True, text=True, timeout=30)
     assert "note: not trusting the demo key(s) demo-" in finished.stderr
     assert finished.returncode == 1 and "no public keys in trust/keys/" in finished.stderr
+
+
+def test_the_gates_pages_carry_the_companys_brand_colour(running: RunningGate, signer: Signer) -> None:
+    page = running.browser().get(f"/access/{signer.token()}")
+    assert '<link rel="stylesheet" href="/access/brand.css">' in page.text
+    reply = running.browser().get("/access/brand.css")
+    assert reply.status == 200 and reply.header("Content-Type", ) and "text/css" in (reply.header("Content-Type") or "")
+    assert "--accent: #3949ab;" in reply.text  # the default brand colour, dark enough for white text already
