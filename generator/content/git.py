@@ -93,7 +93,8 @@ def default_since(folder: Path) -> str | None:
     None means there is nothing earlier to compare with (the first commit, or a shallow clone's edge).
     """
     head = resolve(folder, "HEAD")
-    for base_branch in ("origin/main", "origin/master"):
+    # origin/HEAD names the remote's default branch, whatever it is called (main, master, trunk...).
+    for base_branch in ("origin/HEAD", "origin/main", "origin/master"):
         try:
             upstream = resolve(folder, base_branch)
         except UnknownRevision:

@@ -57,12 +57,16 @@ def load(source: ContentSource) -> Loaded:
     if any(d.severity is Severity.ERROR for d in loaded.diagnostics):
         return loaded
     values = loaded.values
-    soc3 = [value for name, value in values.items() if name.startswith(f"{model.SOC3_DIR}/")]
+    # SOC 3 facts are entered once, on the SOC 2 Type II they summarize: filled in here (what the files say
+    # stays in `values`, for the rule that refuses them written twice).
+    written = {c.id: c for c in values["certifications.yaml"].certifications}
     loaded.model = model.TrustCenter(
         root=source.project.trust_dir,
         company=values["company.yaml"],
-        certifications=values["certifications.yaml"].certifications,
-        soc3=soc3,
+        certifications=[model.certification_with_basis(c, written)
+                        for c in values["certifications.yaml"].certifications],
+        soc3=[model.soc3_with_basis(value, written) for name, value in values.items()
+              if name.startswith(f"{model.SOC3_DIR}/")],
         subprocessors=values["subprocessors.yaml"],
         controls=values["controls.yaml"].categories,
         documents=values["documents.yaml"].documents,

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from generator.content import countries, tsc, urls
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"  # 2.0: regions, services, affiliates, bridge letters, audits, opinions
 # A SOC report is considered current for twelve months after the end of the period it covers
 # (the market's expectation; bridge letters cover the gap to the next report).
 REPORT_SHELF_LIFE_DAYS = 365
@@ -49,10 +49,19 @@ def _email(value: str) -> str:
     return value
 
 
-def _country(value: str) -> str:
-    if value not in countries.NAMES:
-        raise ValueError("is not an ISO 3166-1 alpha-2 country code; use two capital letters, e.g. US, DE, IE")
+# Where data can be besides one country. A list with several of these and countries is fine (EU, US).
+REGIONS: dict[str, str] = {"EU": "European Union", "EEA": "European Economic Area", "WORLDWIDE": "Worldwide"}
+
+
+def _location(value: str) -> str:
+    if value not in countries.NAMES and value not in REGIONS:
+        raise ValueError("is not an ISO 3166-1 alpha-2 country code or a region; use two capital letters, e.g. "
+                         "US, DE, IE, or one of EU, EEA, WORLDWIDE")
     return value
+
+
+def location_name(code: str) -> str:
+    return REGIONS.get(code) or countries.NAMES.get(code, code)
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -61,7 +70,7 @@ Markdown = Annotated[str, StringConstraints(min_length=1, max_length=50_000)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_url)]
 GateUrl = Annotated[Url, AfterValidator(_gate_url)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)]
-Country = Annotated[str, AfterValidator(_country)]
+Location = Annotated[str, AfterValidator(_location)]
 Slug = Annotated[str, StringConstraints(pattern=_ID_RE)]
 ControlId = Annotated[str, StringConstraints(pattern=_CONTROL_ID_RE)]
 # An unknown criterion is reported by the rules (with a suggestion), not here, so that the whole
@@ -99,7 +108,9 @@ class SecurityTxt(Strict):
 
 
 class Company(Strict):
-    name: ShortText = Field(description="Company name as customers know it.")
+    name: ShortText = Field(description="The company's legal name, e.g. 'Halyard Systems, Inc.' (contracts, the NDA).")
+    short_name: ShortText | None = Field(None, description="The name customers know it by, without the legal suffix, "
+                                                           "e.g. 'Halyard'; used in titles. Default: the name.")
     tagline: ShortText | None = Field(None, description="One line under the name on the overview page.")
     description: Markdown | None = Field(None, description="Markdown. Who you are and what you do, a paragraph or two.")
     website: Url = Field(description="The company's main website.")
@@ -110,6 +121,10 @@ class Company(Strict):
     gate_url: GateUrl | None = Field(None, description="Public URL of the gate for gated documents (https; http only on 127.0.0.1 or localhost); without it, gated documents point to the sales contact.")
     security_txt: SecurityTxt
     link_max_days: int = Field(30, ge=1, le=365, description="Longest lifetime, in days, of a shared document link.")
+
+    @property
+    def display_name(self) -> str:
+        return self.short_name or self.name
 
 
 # ---------------------------------------------------------------- certifications.yaml
@@ -161,11 +176,54 @@ class Period(Strict):
     end: dt.date
 
 
+class Opinion(enum.StrEnum):
+    UNQUALIFIED = "unqualified"
+    QUALIFIED = "qualified"
+    ADVERSE = "adverse"
+    DISCLAIMER = "disclaimer"
+
+    @property
+    def label(self) -> str:
+        return {
+            "unqualified": "Unqualified (clean) opinion",
+            "qualified": "Qualified opinion",
+            "adverse": "Adverse opinion",
+            "disclaimer": "Disclaimer of opinion",
+        }[self.value]
+
+
+class BridgeLetter(Strict):
+    """A SOC report's bridge (gap) letter: management's statement covering the time since the period."""
+
+    covers_to: dt.date = Field(description="The last day the bridge (gap) letter covers, after the audit period.")
+    document: Slug | None = Field(None, description="Id of the bridge letter in documents.yaml.")
+    date: dt.date | None = Field(None, description="The letter's date.")
+
+
+class AuditKind(enum.StrEnum):
+    STAGE_1 = "stage 1"
+    STAGE_2 = "stage 2"
+    INITIAL = "initial"
+    SURVEILLANCE = "surveillance"
+    RECERTIFICATION = "recertification"
+    TRANSITION = "transition"
+
+
+class Audit(Strict):
+    """One audit of a certificate's cycle, e.g. `{kind: surveillance, date: 2026-05-14, nonconformities: 0}`."""
+
+    kind: AuditKind = Field(description="Which audit of the cycle it was.")
+    date: dt.date = Field(description="The day the audit closed (or is planned for, if in the future).")
+    nonconformities: int | None = Field(None, ge=0, description="Nonconformities raised; absent if not disclosed.")
+    note: Text | None = Field(None, description="A short remark shown with the audit, e.g. the scope extended.")
+
+
 class Certification(Strict):
     id: Slug = Field(description="Stable id, lower-case letters, digits and dashes; used in URLs and references.")
     framework: Framework
     name: ShortText | None = Field(None, description="Display name; required for framework Custom, defaults to the framework (and type).")
     type: ReportType | None = Field(None, description="SOC 1 / SOC 2 only: Type I (design at a point in time) or Type II (operating effectiveness over a period).")
+    based_on: Slug | None = Field(None, description="SOC 3 only: the id of the SOC 2 Type II it summarizes; its period, dates, auditor and opinion are taken from there (do not repeat them).")
     status: DeclaredStatus | None = Field(None, description="Only where dates cannot tell (statements such as GDPR), or 'withdrawn'. Where dates exist, the status shown is derived from them.")
     criteria: list[Category] = Field(default_factory=list, description="SOC 2: trust services categories in scope.")
     audit_period: Period | None = Field(None, description="Type II: the period the auditor tested.")
@@ -173,9 +231,14 @@ class Certification(Strict):
     report_date: dt.date | None = Field(None, description="Date of the auditor's report (absent while the audit is in progress).")
     expected: dt.date | None = Field(None, description="While in progress: when the report or certificate is expected.")
     auditor: ShortText | None = Field(None, description="Audit firm or certification body.")
+    opinion: Opinion | None = Field(None, description="SOC reports: the auditor's opinion.")
+    exceptions: Markdown | None = Field(None, description="Markdown. SOC reports: exceptions (deviations) the auditor noted, in plain words, and what was done about them.")
+    bridge_letter: BridgeLetter | None = Field(None, description="SOC reports: a bridge letter covering the time after the audit period until the next report.")
+    standard_version: Annotated[str, StringConstraints(pattern=r"^\d{4}$")] | None = Field(None, description="ISO standards: the edition certified against, e.g. 2022 for ISO/IEC 27001:2022.")
     valid_from: dt.date | None = Field(None, description="Certificates (ISO, PCI...): first day of validity.")
     valid_until: dt.date | None = Field(None, description="Certificates: last day of validity.")
     certificate_number: ShortText | None = None
+    audits: list[Audit] = Field(default_factory=list, description="Certificates: the audits of the cycle (stage 1 and 2, surveillance, recertification), with dates.")
     scope: Markdown | None = Field(None, description="Markdown. What the report or certificate covers.")
     summary: Markdown | None = Field(None, description="Markdown. A short plain-language summary for customers.")
     documents: list[Slug] = Field(default_factory=list, description="Ids of documents (documents.yaml) that belong to it.")
@@ -186,16 +249,21 @@ class Certification(Strict):
             return self.name
         if self.type:
             return f"{self.framework.value} {self.type.value}"
+        if self.standard_version and self.framework.value.startswith("ISO "):
+            return f"{self.framework.value}:{self.standard_version}"
         return self.framework.value
 
     @property
     def current_until(self) -> dt.date | None:
-        """The last day this report or certificate counts as current, from its dates."""
+        """The last day this report or certificate counts as current, from its dates: a certificate's validity;
+        a report's twelve months after what it covers, or its bridge letter's end if that is later."""
         if self.valid_until:
             return self.valid_until
         covered = self.audit_period.end if self.audit_period else self.as_of
         if covered and self.report_date:
-            return covered + dt.timedelta(days=REPORT_SHELF_LIFE_DAYS)
+            shelf = covered + dt.timedelta(days=REPORT_SHELF_LIFE_DAYS)
+            bridged = self.bridge_letter.covers_to if self.bridge_letter else None
+            return max(shelf, bridged) if bridged else shelf
         return None
 
     def status_on(self, today: dt.date) -> Status:
@@ -214,6 +282,12 @@ class Certification(Strict):
             return Status.EXPIRED
         return Status.ACTIVE
 
+    def past_audits(self, today: dt.date) -> list[Audit]:
+        return sorted((a for a in self.audits if a.date <= today), key=lambda a: a.date)
+
+    def next_audit(self, today: dt.date) -> Audit | None:
+        return min((a for a in self.audits if a.date > today), key=lambda a: a.date, default=None)
+
 
 class CertificationsFile(Strict):
     certifications: list[Certification]
@@ -222,20 +296,27 @@ class CertificationsFile(Strict):
 # ---------------------------------------------------------------- soc3/*.yaml
 
 
-class Opinion(enum.StrEnum):
-    UNQUALIFIED = "unqualified"
-    QUALIFIED = "qualified"
-    ADVERSE = "adverse"
-    DISCLAIMER = "disclaimer"
+def _basis_facts(basis: Certification) -> dict[str, object]:
+    return {"report_date": basis.report_date, "auditor": basis.auditor, "opinion": basis.opinion,
+            "criteria": basis.criteria}
 
-    @property
-    def label(self) -> str:
-        return {
-            "unqualified": "Unqualified (clean) opinion",
-            "qualified": "Qualified opinion",
-            "adverse": "Adverse opinion",
-            "disclaimer": "Disclaimer of opinion",
-        }[self.value]
+
+def soc3_with_basis(report: Soc3Report, certifications: dict[str, Certification]) -> Soc3Report:
+    """The SOC 3 with its period, report date, auditor, opinion and criteria taken from the SOC 2 Type II it
+    summarizes (entered once, there); unchanged when that is not found (check reports it)."""
+    basis = certifications.get(report.based_on)
+    if basis is None:
+        return report
+    return report.model_copy(update={"period": basis.audit_period, **_basis_facts(basis)})
+
+
+def certification_with_basis(cert: Certification, certifications: dict[str, Certification]) -> Certification:
+    """A SOC 3 entry with `based_on` completed from its SOC 2 Type II, as `soc3_with_basis` does."""
+    basis = certifications.get(cert.based_on) if cert.based_on else None
+    if basis is None:
+        return cert
+    return cert.model_copy(update={"audit_period": basis.audit_period, "bridge_letter": basis.bridge_letter,
+                                   **_basis_facts(basis)})
 
 
 class SubserviceOrganization(Strict):
@@ -247,12 +328,14 @@ class SubserviceOrganization(Strict):
 class Soc3Report(Strict):
     id: Slug
     title: ShortText = Field(description="Heading of the SOC 3 page, e.g. 'SOC 3 report 2026'.")
-    based_on: Slug = Field(description="Id of the SOC 2 Type II certification (certifications.yaml) this SOC 3 summarizes.")
-    period: Period
-    report_date: dt.date
-    auditor: ShortText
-    opinion: Opinion
-    criteria: list[Category] = Field(min_length=1)
+    based_on: Slug = Field(description="Id of the SOC 2 Type II certification (certifications.yaml) this SOC 3 summarizes: its period, report date, auditor, opinion and criteria are shown from there, entered once.")
+    # Taken from the SOC 2 Type II it summarizes (`based_on`): writing them here too is an error
+    # (soc3-fact-repeated); the loader fills them in.
+    period: Period | None = Field(None, description="Not written here: taken from based_on.")
+    report_date: dt.date | None = Field(None, description="Not written here: taken from based_on.")
+    auditor: ShortText | None = Field(None, description="Not written here: taken from based_on.")
+    opinion: Opinion | None = Field(None, description="Not written here: taken from based_on.")
+    criteria: list[Category] = Field(default_factory=list, description="Not written here: taken from based_on.")
     system_description: Markdown = Field(description="Markdown. Summary of the system: services, infrastructure, people, data.")
     management_assertion: Markdown = Field(description="Markdown. Summary of management's assertion.")
     complementary_user_entity_controls: list[Text] = Field(default_factory=list, description="Controls the customer is expected to operate (CUECs).")
@@ -264,23 +347,42 @@ class Soc3Report(Strict):
 
 
 class Subprocessor(Strict):
-    name: ShortText
+    name: ShortText = Field(description="The vendor's name as customers know it.")
+    service: ShortText | None = Field(None, description="What this entry covers when one vendor provides several services (e.g. 'Email delivery'); name and service together are unique.")
+    entity: ShortText | None = Field(None, description="The contracting legal entity, if not the name (e.g. 'Amazon Web Services EMEA SARL').")
+    address: Text | None = Field(None, description="The entity's registered address.")
+    affiliate: bool = Field(False, description="A company of our own group (an affiliate), rather than a third party.")
+    category: ShortText | None = Field(None, description="A grouping for readers, e.g. Infrastructure, Support, Analytics.")
     purpose: Text = Field(description="What they do with customer data.")
-    data_categories: list[ShortText] = Field(min_length=1, description="Kinds of customer data they process.")
-    locations: list[Country] = Field(min_length=1, description="Countries where data is processed, ISO 3166-1 alpha-2 codes.")
-    website: Url
-    added: dt.date = Field(description="Date they started processing customer data.")
+    data_categories: list[ShortText] = Field(default_factory=list, description="Kinds of customer data they process.")
+    locations: list[Location] = Field(min_length=1, description="Where data is processed: ISO 3166-1 alpha-2 country codes, or EU, EEA, WORLDWIDE.")
+    customer_selects_location: bool = Field(False, description="The customer chooses one of the locations (e.g. a processing region); shown as 'customer's choice of ...'.")
+    website: Url | None = None
+    added: dt.date | None = Field(None, description="Date they started processing customer data. Leave it out for entries older than your records: shown as 'before <history_since>'.")
+    announced: dt.date | None = Field(None, description="For a new subprocessor: the day customers were told (the notice period runs from it; the feed gives notice that day). Default: the day the entry first appeared in git, else the day of the build.")
     removed: dt.date | None = Field(None, description="Date they stopped; kept for the change history.")
-    dpa: bool = Field(True, description="Whether a data processing agreement is signed.")
+    dpa: bool | None = Field(None, description="Whether a data processing agreement is signed. Unknown, and not shown, unless said.")
     transfer_mechanism: ShortText | None = Field(None, description="For transfers outside the EEA, e.g. 'EU SCCs', 'EU-US DPF'.")
     certifications: list[ShortText] = Field(default_factory=list, description="Their own certifications, e.g. 'SOC 2 Type II', 'ISO 27001'.")
 
     @property
+    def display_name(self) -> str:
+        return f"{self.name} ({self.service})" if self.service else self.name
+
+    @property
+    def key(self) -> str:
+        """What identifies the entry across versions of the file: name and service."""
+        return f"{self.name.casefold()}|{(self.service or '').casefold()}"
+
+    @property
     def slug(self) -> str:
-        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-") or "subprocessor"
+        return re.sub(r"[^a-z0-9]+", "-", self.display_name.lower()).strip("-") or "subprocessor"
 
     def is_current(self, today: dt.date) -> bool:
-        return self.added <= today and (self.removed is None or self.removed > today)
+        return (self.added is None or self.added <= today) and (self.removed is None or self.removed > today)
+
+    def is_upcoming(self, today: dt.date) -> bool:
+        return self.added is not None and self.added > today
 
 
 class SubprocessorsFile(Strict):
@@ -405,6 +507,9 @@ class Checks(Strict):
 
 class ConfigFile(Strict):
     checks: Checks = Field(default_factory=Checks, description="How `trustcenter check` treats this repository.")
+    history_since: dt.date | None = Field(None, description="The public change history starts on this day: edits "
+                                                            "made before it (before go-live) are not shown, and "
+                                                            "subprocessors without `added` show as 'before' it.")
 
 
 # ---------------------------------------------------------------- the whole
@@ -458,7 +563,7 @@ class TrustCenter(BaseModel):
         dates += [d.updated for d in self.documents]
         dates += [u.date for u in self.updates]
         for s in self.subprocessors.subprocessors:
-            dates += [s.added] + ([s.removed] if s.removed else [])
+            dates += [d for d in (s.added, s.removed) if d is not None]
         dates += [c.last_tested for cat in self.controls for c in cat.controls if c.last_tested]
         return max(d for d in dates if d <= self.today)
 

@@ -35,6 +35,10 @@ class ContentSource(abc.ABC):
         """The file's bytes (at most READ_LIMIT_BYTES), or None when it does not exist."""
 
     @abc.abstractmethod
+    def config(self) -> bytes | None:
+        """The project's mkdocs.yml as this source has it (None if there is none)."""
+
+    @abc.abstractmethod
     def names(self, folder: str) -> list[str]:
         """The files directly inside `folder` of the content folder, sorted, as paths like 'soc3/2026.yaml'."""
 
@@ -59,6 +63,10 @@ class WorkTree(ContentSource):
         with path.open("rb") as handle:
             return handle.read(READ_LIMIT_BYTES)
 
+    def config(self) -> bytes | None:
+        file = self.project.config_file
+        return file.read_bytes()[:READ_LIMIT_BYTES] if file is not None and file.is_file() else None
+
     def names(self, folder: str) -> list[str]:
         directory = self.project.trust_dir / folder
         if not directory.is_dir():
@@ -69,9 +77,10 @@ class WorkTree(ContentSource):
 class GitRevision(ContentSource):
     """The content folder as committed at one revision; every file read in one git process, on first use."""
 
-    def __init__(self, project: Project, commit: str, label: str | None = None) -> None:
+    def __init__(self, project: Project, commit: str, label: str | None = None, config: bytes | None = None) -> None:
         super().__init__(project, label or commit[:12], git.commit_date(project.root, commit))
         self.commit = commit
+        self._config = config
         relative = project.trust_dir.relative_to(project.root).as_posix()
         self._prefix = f"{git.prefix(project.root)}{relative}/"
         self._files = [path[len(self._prefix):] for path in git.list_files(project.root, commit, self._prefix)]
@@ -92,6 +101,15 @@ class GitRevision(ContentSource):
         raw = self._load().get(name)
         return raw[:READ_LIMIT_BYTES] if raw is not None else None
 
+    def config(self) -> bytes | None:
+        return self._config
+
     def names(self, folder: str) -> list[str]:
         start = f"{folder}/"
         return sorted(name for name in self._files if name.startswith(start) and "/" not in name[len(start):])
+
+
+def at_revision(project: Project, commit: str, label: str | None = None) -> GitRevision:
+    """The content at `commit`, found with that commit's own mkdocs.yml (the content folder may have moved)."""
+    [config] = git.blobs(project.root, [f"{commit}:{git.prefix(project.root)}mkdocs.yml"])
+    return GitRevision(project.with_config(config), commit, label, config)

@@ -9,7 +9,7 @@ from generator.content import git, model, rules
 from generator.content.diagnostics import Diagnostic, Severity
 from generator.content.load import load
 from generator.content.project import Project
-from generator.content.source import ContentSource, GitRevision, WorkTree
+from generator.content.source import ContentSource, WorkTree, at_revision
 from generator.errors import ContentError
 
 
@@ -41,15 +41,34 @@ def validate(project: Project, *, today: dt.date | None = None, strict: bool = F
     return Result(loaded.model if ok else None, diagnostics, suppressed)
 
 
-def base_revision(project: Project, revision: str | None) -> ContentSource | None:
-    """The content at `revision`; without one, at the merge base with origin/main (else HEAD~1) when the
-    project is in a git repository with history; None where there is nothing to compare with."""
+@dataclasses.dataclass(frozen=True)
+class Base:
+    """What a change is compared with: the content at a revision, or nothing, and why, for a note."""
+
+    source: ContentSource | None
+    note: str | None = None
+
+
+def base_revision(project: Project, revision: str | None) -> Base:
+    """The content at `revision`; without one, at the merge base with the remote's default branch (else HEAD~1)
+    when the project is in a git repository with history. The base is read with its own mkdocs.yml, so a content
+    folder renamed in the change is still found."""
     if revision is None:
-        if not git.in_repository(project.root) or not git.has_commits(project.root):
-            return None
+        if not git.in_repository(project.root):
+            return Base(None)
+        if not git.has_commits(project.root):
+            return Base(None, "the repository has no commit yet, so there is no base revision to compare with")
         commit = git.default_since(project.root)
-        return GitRevision(project, commit) if commit is not None else None
-    return GitRevision(project, git.resolve(project.root, revision))
+        if commit is None:
+            return Base(None, "there is no earlier revision here to compare with (a first commit, or a shallow "
+                              "clone's edge); a document gated before this change is not recognised: pass --base")
+    else:
+        commit = git.resolve(project.root, revision)
+    source = at_revision(project, commit)
+    if not source.exists():
+        return Base(None, f"{project.display(source.project.trust_dir)}/ did not exist at {commit[:12]}; nothing "
+                          "there to compare with")
+    return Base(source)
 
 
 def load_valid(project: Project, *, today: dt.date | None = None, strict: bool = False,

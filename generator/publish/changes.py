@@ -7,9 +7,9 @@ import datetime as dt
 import json
 from typing import Any
 
-from generator.content import countries, git, model
+from generator.content import git, model
 from generator.content.project import Project
-from generator.content.source import GitRevision, WorkTree
+from generator.content.source import WorkTree, at_revision
 from generator.publish import history
 
 # "Needs review" comes first: what a change publishes or exposes (a gated document made public, the gate's
@@ -46,8 +46,9 @@ def _date(value: dt.date | None) -> str:
     return value.isoformat() if value else "none"
 
 
-def _places(codes: list[str]) -> str:
-    return ", ".join(countries.NAMES.get(c, c) for c in codes)
+def _places(sub: model.Subprocessor) -> str:
+    names = ", ".join(model.location_name(c) for c in sub.locations)
+    return f"the customer's choice of {names}" if sub.customer_selects_location else names
 
 
 def _certifications(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
@@ -94,9 +95,11 @@ def _soc3(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
     for report_id, report in new.soc3.items():
         before = old.soc3.get(report_id)
         if before is None:
+            facts = [f"period {report.period.start} to {report.period.end}" if report.period else "",
+                     f"{report.opinion.label.lower()} from {report.auditor}" if report.opinion and report.auditor else ""]
+            said = ", ".join(fact for fact in facts if fact)
             found.append(Change("SOC 3 reports", "published", report.title,
-                                f"{report.title} published: period {report.period.start} to {report.period.end}, "
-                                f"{report.opinion.label.lower()} from {report.auditor}."))
+                                f"{report.title} published" + (f": {said}." if said else ".")))
         elif before != report:
             found.append(Change("SOC 3 reports", "changed", report.title, f"{report.title} updated."))
     for report_id, before in old.soc3.items():
@@ -107,13 +110,16 @@ def _soc3(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
 
 def _subprocessors(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
     found: list[Change] = []
-    for name, sub in new.subprocessors.items():
-        before = old.subprocessors.get(name)
+    for key, sub in new.subprocessors.items():
+        name = sub.display_name
+        before = old.subprocessors.get(key)
         if before is None:
-            when = f"from {sub.added}" if sub.added > new.date else f"since {sub.added}"
+            when = ("" if sub.added is None else f" (from {sub.added})" if sub.added > new.date
+                    else f" (since {sub.added})")
+            data = f"; data: {', '.join(sub.data_categories)}" if sub.data_categories else ""
             found.append(Change("Subprocessors", "added", name,
-                                f"{name} added as a subprocessor ({when}): {sub.purpose.rstrip('.')}; data: "
-                                f"{', '.join(sub.data_categories)}; locations: {_places(sub.locations)}."))
+                                f"{name} added as a subprocessor{when}: {sub.purpose.rstrip('.')}{data}; locations: "
+                                f"{_places(sub)}."))
             continue
         if sub.removed and not before.removed:
             found.append(Change("Subprocessors", "removed", name,
@@ -123,10 +129,10 @@ def _subprocessors(old: history.Snapshot, new: history.Snapshot) -> list[Change]
         if details:
             found.append(Change("Subprocessors", "changed", name, f"{name} changed: {'; '.join(details)}.",
                                 tuple(details)))
-    for name in old.subprocessors:
-        if name not in new.subprocessors:
-            found.append(Change("Subprocessors", "removed", name,
-                                f"{name} removed as a subprocessor (deleted from the list)."))
+    for key, before in old.subprocessors.items():
+        if key not in new.subprocessors:
+            found.append(Change("Subprocessors", "removed", before.display_name,
+                                f"{before.display_name} removed as a subprocessor (deleted from the list)."))
     return found
 
 
@@ -174,6 +180,12 @@ def _exposure(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
     found: list[Change] = []
     for document_id, document in new.documents.items():
         before = old.documents.get(document_id)
+        if before is None and document.access is model.Access.PUBLIC:
+            # Every newly published file is an exposure: a gated report under a new id or name looks just so.
+            found.append(Change(REVIEW, "new public", document.title,
+                                f"New public document {document.title}: its file {document.file} will be published "
+                                "on the trust center for anyone to download."))
+            continue
         if before is None or before.access is document.access:
             continue
         if document.access is model.Access.PUBLIC:
@@ -205,6 +217,10 @@ def _exposure(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
         if kid not in new.keys:
             found.append(Change(REVIEW, "key removed", kid, f"Link signing key {kid} removed: links signed with it "
                                                             "stop working."))
+    if old.config is not None and new.config is not None and old.config != new.config:
+        found.append(Change(REVIEW, "configuration", "mkdocs.yml",
+                            "The site's configuration (mkdocs.yml) changed: its plugins, folders and options decide "
+                            "what is published; read the change."))
     for suppression in new.suppressions:
         if suppression not in old.suppressions:
             scope = f" for {suppression.subject}" if suppression.subject else ""
@@ -237,7 +253,7 @@ def changes(project: Project, since: str | None = None, until: str | None = None
     if until is None:
         new = history.snapshot(WorkTree(project, today))
     else:
-        new = history.snapshot(GitRevision(project, git.resolve(root, until)))
+        new = history.snapshot(at_revision(project, git.resolve(root, until)))
     if since is not None:
         since_commit: str | None = git.resolve(root, since)
     elif git.has_commits(root):
@@ -252,7 +268,7 @@ def changes(project: Project, since: str | None = None, until: str | None = None
     if since_commit is None:
         old = history.empty_snapshot("the empty repository", today)
     else:
-        old = history.snapshot(GitRevision(project, since_commit))
+        old = history.snapshot(at_revision(project, since_commit))
     for snap in (old, new):
         for path in snap.unreadable:
             notes.append(f"{path} is missing or does not validate at {snap.label}; its changes are not shown "

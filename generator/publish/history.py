@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from generator.content import countries, git, model
+from generator.content import git, model
 from generator.content.diagnostics import Severity
 from generator.content.load import load, parse_file
 from generator.content.project import Project
@@ -45,6 +45,7 @@ class Snapshot:
     company: model.Company | None = None
     keys: dict[str, str] = dataclasses.field(default_factory=dict)  # key id -> sha256 of its file
     suppressions: tuple[model.Suppression, ...] = ()
+    config: str | None = None  # sha256 of mkdocs.yml: plugins and folders decide what is published
     unreadable: tuple[str, ...] = ()
 
 
@@ -65,14 +66,16 @@ def snapshot(source: ContentSource) -> Snapshot:
     return Snapshot(
         label=source.label, date=source.date,
         certifications={c.id: c for c in certs.certifications} if certs else {},
-        soc3={v.id: v for name, v in values.items() if name.startswith(f"{model.SOC3_DIR}/")},
-        subprocessors={s.name: s for s in subs.subprocessors} if subs else {},
+        soc3={v.id: model.soc3_with_basis(v, {c.id: c for c in certs.certifications} if certs else {})
+              for name, v in values.items() if name.startswith(f"{model.SOC3_DIR}/")},
+        subprocessors={s.key: s for s in subs.subprocessors} if subs else {},
         controls={c.id: c for cat in controls.categories for c in cat.controls} if controls else {},
         documents={d.id: d for d in documents.documents} if documents else {},
         updates={u.slug: u for u in updates.updates} if updates else {},
         company=values.get("company.yaml"),
         keys=keys,
         suppressions=tuple(config.checks.suppress) if config else (),
+        config=hashlib.sha256(raw_config).hexdigest() if (raw_config := source.config()) is not None else None,
         unreadable=tuple(unreadable),
     )
 
@@ -89,7 +92,7 @@ class SubprocessorEvent:
     """A change to the subprocessor list seen only in git: an entry deleted from the YAML, or edited."""
 
     date: dt.date
-    kind: str  # "removed" (the entry was deleted from the YAML) or "changed"
+    kind: str  # "announced" (first listed, starting later), "removed" (deleted from the YAML) or "changed"
     subprocessor: model.Subprocessor  # the entry as it was before a removal, after a change
     details: str = ""
 
@@ -98,7 +101,11 @@ def describe_subprocessor_change(before: model.Subprocessor, after: model.Subpro
     """What changed about one subprocessor, in words (empty when nothing customers care about changed)."""
 
     def names(codes: Iterable[str]) -> str:
-        return ", ".join(countries.NAMES.get(c, c) for c in codes) or "none"
+        return ", ".join(model.location_name(c) for c in codes) or "none"
+
+    def items(values: Iterable[str]) -> str:
+        # Quoted: a data category may itself contain a comma ("Customer content (rules, data)").
+        return ", ".join(f"“{value}”" for value in values)
 
     found: list[str] = []
     if before.purpose != after.purpose:
@@ -108,17 +115,20 @@ def describe_subprocessor_change(before: model.Subprocessor, after: model.Subpro
     if before.data_categories != after.data_categories:
         added = [c for c in after.data_categories if c not in before.data_categories]
         dropped = [c for c in before.data_categories if c not in after.data_categories]
-        parts = ([f"now also {', '.join(added)}"] if added else []) + \
-                ([f"no longer {', '.join(dropped)}"] if dropped else [])
+        parts = ([f"now also {items(added)}"] if added else []) + \
+                ([f"no longer {items(dropped)}"] if dropped else [])
         found.append("data categories: " + ("; ".join(parts) or "reordered"))
     if before.transfer_mechanism != after.transfer_mechanism:
         found.append(f"transfer mechanism now {after.transfer_mechanism or 'none'}")
     if before.dpa != after.dpa:
-        found.append("DPA signed" if after.dpa else "no DPA any more")
+        found.append({True: "DPA signed", False: "no DPA any more", None: "DPA status not stated any more"}[after.dpa])
     if before.certifications != after.certifications:
         found.append(f"their certifications now {', '.join(after.certifications) or 'none listed'}")
     if before.website != after.website:
-        found.append(f"website now {after.website}")
+        found.append(f"website now {after.website or 'not given'}")
+    if before.entity != after.entity or before.address != after.address:
+        found.append(f"contracting entity now {after.entity or after.name}"
+                     + (f", {after.address}" if after.address else ""))
     return found
 
 
@@ -142,8 +152,8 @@ def subprocessor_events(project: Project, today: dt.date, *, max_commits: int = 
                       f":(top){path}").decode().split("\n")
         commits = [line.split() for line in log if line.strip()]
         commits.reverse()  # oldest first
-        if len(commits) < 2:
-            return []  # one version has nothing to compare with
+        if not commits:
+            return []
         contents = git.blobs(project.root, [f"{commit}:{path}" for commit, _ in commits])
     except (GitError, ValueError):
         return []  # no commit yet, or git unusable: the site shows what the YAML says, as without git
@@ -158,10 +168,14 @@ def subprocessor_events(project: Project, today: dt.date, *, max_commits: int = 
         else:
             if raw not in versions:
                 parsed, _, _ = parse_file(raw, display, model.SubprocessorsFile)
-                versions[raw] = {s.name: s for s in parsed.subprocessors} if parsed else None
+                versions[raw] = {s.key: s for s in parsed.subprocessors} if parsed else None
             current = versions[raw]
         if current is None:
             continue  # this version did not validate: compare the next good one with the last good one
+        if date <= today:
+            # A future subprocessor listed for the first time: the day customers were told.
+            events += [SubprocessorEvent(date, "announced", sub) for key, sub in current.items()
+                       if sub.added is not None and sub.added > date and key not in (previous or {})]
         if previous is not None and date <= today:
             for name, before in previous.items():
                 after = current.get(name)

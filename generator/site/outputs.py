@@ -10,6 +10,7 @@ import xml.etree.ElementTree as etree
 
 from generator.content import markup, model
 from generator.site import pages, public
+from generator.site.brand import brand_css
 from generator.site.structure import SiteData
 
 TRUST_JSON = "trust.json"
@@ -44,16 +45,23 @@ def subprocessors_csv(data: SiteData) -> str:
     groups = data.subprocessors
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["name", "purpose", "data_categories", "locations", "website", "added", "removed", "dpa",
+    writer.writerow(["name", "service", "entity", "address", "affiliate", "category", "purpose", "data_categories",
+                     "locations", "customer_selects_location", "website", "added", "removed", "dpa",
                      "transfer_mechanism", "certifications", "status"])
-    for sub in sorted(data.tc.subprocessors.subprocessors, key=lambda s: s.name.casefold()):
+    for sub in sorted(data.tc.subprocessors.subprocessors, key=lambda s: (s.name.casefold(), s.service or "")):
         writer.writerow([
-            _csv_safe(sub.name), _csv_safe(sub.purpose), _csv_safe("; ".join(sub.data_categories)),
-            " ".join(sub.locations), sub.website, sub.added.isoformat(),
-            sub.removed.isoformat() if sub.removed else "", "yes" if sub.dpa else "no",
-            _csv_safe(sub.transfer_mechanism or ""), _csv_safe("; ".join(sub.certifications)), groups.status(sub),
+            *(_csv_safe(value or "") for value in (sub.name, sub.service, sub.entity, sub.address)),
+            "yes" if sub.affiliate else "no", _csv_safe(sub.category or ""), _csv_safe(sub.purpose),
+            _csv_safe("; ".join(sub.data_categories)), " ".join(sub.locations),
+            "yes" if sub.customer_selects_location else "no", sub.website or "", _iso(sub.added), _iso(sub.removed),
+            {True: "yes", False: "no", None: ""}[sub.dpa], _csv_safe(sub.transfer_mechanism or ""),
+            _csv_safe("; ".join(sub.certifications)), groups.status(sub),
         ])
     return out.getvalue()
+
+
+def _iso(value: dt.date | None) -> str:
+    return value.isoformat() if value else ""
 
 
 def _csv_safe(value: str) -> str:
@@ -71,23 +79,29 @@ def atom_feed(data: SiteData, *, limit: int = 100) -> str:
         entries.append((update.date, link, update.title, link, str(markup.render(update.body))))
     for change in data.subprocessors.history:
         sub = change.subprocessor
-        verb = change.kind
-        link = _url(tc, linker.page_url(pages.SUBPROCESSORS) + ("#history" if change.kind == "removed"
-                                                                 else f"#{sub.slug}"))
-        if change.details:
-            summary = (f"<p>{_escape(sub.name)} changed on {change.date.isoformat()}: "
-                       f"{_escape(change.details)}.</p>")
+        page = _url(tc, linker.page_url(pages.SUBPROCESSORS))
+        link = page + ("#history" if change.kind == "removed" else f"#{sub.slug}")
+        name = _escape(sub.display_name)
+        if change.kind == "changed":
+            summary = f"<p>{name} changed on {change.date.isoformat()}: {_escape(change.details)}.</p>"
+        elif change.kind == "announced":
+            # The notice: a new subprocessor is announced the day it is listed, with the day it starts.
+            summary = (f"<p>{name} will start processing customer data on {_iso(sub.added)}. Purpose: "
+                       f"{_escape(sub.purpose.rstrip('.'))}. Locations: {_escape(pages.location_names(sub))}.</p>")
         else:
-            summary = (f"<p>{_escape(sub.name)} was {verb} as a subprocessor on {change.date.isoformat()}. "
-                       f"Purpose: {_escape(sub.purpose.rstrip('.'))}. Locations: {_escape(pages.country_names(sub.locations))}.</p>")
-        entry_id = f"{_url(tc, linker.page_url(pages.SUBPROCESSORS))}#{verb}-{sub.slug}-{change.date.isoformat()}"
-        if change.details:
+            summary = (f"<p>{name} was {change.kind} as a subprocessor on {change.date.isoformat()}. Purpose: "
+                       f"{_escape(sub.purpose.rstrip('.'))}. Locations: {_escape(pages.location_names(sub))}.</p>")
+        # Stable ids: one entry per announced change, never shown twice by a reader.
+        entry_id = f"{page}#{change.kind}-{sub.slug}-{change.date.isoformat()}"
+        if change.details and change.kind == "changed":
             entry_id += "-" + hashlib.sha256(change.details.encode()).hexdigest()[:8]
-        entries.append((change.date, entry_id, f"Subprocessor {verb}: {sub.name}", link, summary))
+        title = {"announced": f"Subprocessor announced: {sub.display_name}, from {_iso(sub.added)}"}.get(
+            change.kind, f"Subprocessor {change.kind}: {sub.display_name}")
+        entries.append((change.date, entry_id, title, link, summary))
     entries.sort(key=lambda e: (e[0], e[1]), reverse=True)
     etree.register_namespace("", _ATOM)
     feed = etree.Element(f"{{{_ATOM}}}feed")
-    _sub(feed, "title", f"{tc.company.name} Trust Center updates")
+    _sub(feed, "title", f"{tc.company.display_name} Trust Center updates")
     _sub(feed, "id", _url(tc, FEED))
     _sub(feed, "updated", _timestamp(entries[0][0] if entries else tc.last_updated))
     etree.SubElement(feed, f"{{{_ATOM}}}link", rel="self", href=_url(tc, FEED), type="application/atom+xml")
@@ -132,64 +146,3 @@ def security_txt(tc: model.TrustCenter) -> str:
     lines.append(f"Preferred-Languages: {', '.join(settings.preferred_languages)}")
     lines.append(f"Canonical: {_url(tc, SECURITY_TXT)}")
     return "\n".join(lines) + "\n"
-
-
-def _luminance(rgb: tuple[float, float, float]) -> float:
-    def channel(value: float) -> float:
-        return value / 12.92 if value <= 0.03928 else float(((value + 0.055) / 1.055) ** 2.4)
-
-    r, g, b = (channel(v) for v in rgb)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def contrast(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
-    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
-def _rgb(hex_colour: str) -> tuple[float, float, float]:
-    return (int(hex_colour[1:3], 16) / 255, int(hex_colour[3:5], 16) / 255, int(hex_colour[5:7], 16) / 255)
-
-
-def _hex(rgb: tuple[float, float, float]) -> str:
-    return "#" + "".join(f"{round(max(0.0, min(1.0, v)) * 255):02x}" for v in rgb)
-
-
-def _mix(rgb: tuple[float, float, float], towards: float, amount: float) -> tuple[float, float, float]:
-    r, g, b = rgb
-    return (r + (towards - r) * amount, g + (towards - g) * amount, b + (towards - b) * amount)
-
-
-def _until_contrast(rgb: tuple[float, float, float], background: tuple[float, float, float],
-                    towards: float, ratio: float = 4.6) -> str:
-    for step in range(0, 101, 2):
-        candidate = _mix(rgb, towards, step / 100)
-        if contrast(candidate, background) >= ratio:
-            return _hex(candidate)
-    return _hex((towards, towards, towards))
-
-
-def brand_css(brand_colour: str) -> str:
-    """Material colour variables from the brand colour, adjusted for WCAG AA text contrast."""
-    white = (1.0, 1.0, 1.0)
-    slate_background = _rgb("#1e2129")
-    primary = _until_contrast(_rgb(brand_colour), white, 0.0)  # white header text; links on white
-    dark_link = _until_contrast(_rgb(brand_colour), slate_background, 1.0)  # links on the dark scheme
-    return (
-        "/* Generated from company.yaml brand_colour; contrast-adjusted to WCAG AA. */\n"
-        ":root, [data-md-color-scheme=\"default\"] {\n"
-        f"  --md-primary-fg-color: {primary};\n"
-        f"  --md-primary-fg-color--light: {primary};\n"
-        f"  --md-primary-fg-color--dark: {_hex(_mix(_rgb(primary), 0.0, 0.2))};\n"
-        f"  --md-accent-fg-color: {primary};\n"
-        f"  --md-typeset-a-color: {primary};\n"
-        f"  --tc-brand: {primary};\n"
-        "}\n"
-        "[data-md-color-scheme=\"slate\"] {\n"
-        f"  --md-primary-fg-color: {primary};\n"
-        f"  --md-primary-fg-color--dark: {_hex(_mix(_rgb(primary), 0.0, 0.2))};\n"
-        f"  --md-accent-fg-color: {dark_link};\n"
-        f"  --md-typeset-a-color: {dark_link};\n"
-        f"  --tc-brand: {dark_link};\n"
-        "}\n"
-    )

@@ -13,7 +13,7 @@ import jinja2.runtime
 import yaml
 from markupsafe import Markup
 
-from generator.content import countries, markup, model, tsc
+from generator.content import markup, model, tsc
 from generator.site.structure import SiteData
 
 # The generated pages in navigation order: source path -> navigation title.
@@ -75,8 +75,19 @@ def period_text(period: model.Period | None) -> str:
     return f"{nice_date(period.start)} – {nice_date(period.end)}" if period else ""
 
 
-def country_names(codes: list[str]) -> str:
-    return ", ".join(countries.NAMES[code] for code in codes)
+def qualifiers(sub: model.Subprocessor) -> list[str]:
+    """What to say under a subprocessor's name, each once: an affiliate, its legal entity, its category."""
+    found: list[str] = ["Affiliate"] if sub.affiliate else []
+    for value in (sub.entity, sub.category):
+        if value and value != sub.name and value not in found:
+            found.append(value)
+    return found
+
+
+def location_names(sub: model.Subprocessor) -> str:
+    """Where a subprocessor processes data, in words ("the customer's choice of ..." where they choose)."""
+    names = ", ".join(model.location_name(code) for code in sub.locations)
+    return f"Customer's choice of {names}" if sub.customer_selects_location else names
 
 
 @jinja2.pass_context
@@ -102,8 +113,9 @@ def _environment() -> jinja2.Environment:
         comment_end_string="--#>",
     )
     env.filters.update(md=_markdown, md_inline=_markdown_inline, heading=markup.heading_text,
-                       date=nice_date, period=period_text, countries=country_names)
-    env.globals.update(criteria_titles=tsc.CRITERIA, categories=tsc.CATEGORIES, countries=countries.NAMES)
+                       date=nice_date, period=period_text, locations=location_names,
+                       qualifiers=qualifiers)
+    env.globals.update(criteria_titles=tsc.CRITERIA, categories=tsc.CATEGORIES)
     return env
 
 
@@ -124,8 +136,9 @@ def render_pages(data: SiteData, linker: Linker | None = None) -> dict[str, str]
     base: dict[str, Any] = {
         "site": data, "tc": tc, "company": tc.company, "Status": model.Status, "Access": model.Access,
         "ControlStatus": model.ControlStatus, "linker": linker, "nav": _nav_links(),
+        "documents": {d.id: d for d in tc.documents},
     }
-    name = tc.company.name
+    name = tc.company.display_name
     pages: dict[str, str] = {}
 
     def page(src: str, template: str, title: str, description: str, **extra: Any) -> None:
@@ -143,7 +156,7 @@ def render_pages(data: SiteData, linker: Linker | None = None) -> dict[str, str]
          meta={"template": "home.html", "hide": ["navigation", "toc"]})
     page(COMPLIANCE, "compliance.md", "Compliance",
          f"Certifications, attestations and audit reports of {name}, with audit periods, auditors and status.")
-    documents = {d.id: d for d in tc.documents}
+    documents = base["documents"]
     for report in tc.soc3:
         page(soc3_page(report), "soc3.md", report.title,
              f"Summary of the {report.title} of {name}: the auditor's opinion, system description, criteria "

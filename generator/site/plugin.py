@@ -26,10 +26,13 @@ from generator.content.diagnostics import Severity
 from generator.content.project import Project
 from generator.content.validate import validate
 from generator.publish import history
-from generator.site import fixes, headers, leaks, outputs, pages, public, structure
+from generator.site import fixes, handwritten, headers, leaks, outputs, pages, public, structure
 from generator.site.config import TrustCenterConfig
 
 log = logging.getLogger("mkdocs.plugins.trustcenter")
+# In the live preview, content problems are told on a logger of our own: on MkDocs' logger they would count
+# against `strict: true` and abort the rebuild, leaving the browser waiting.
+preview_log = logging.getLogger("trustcenter.preview")
 
 # The trust pages' templates and assets, shipped in the package: behind the owner's custom_dir, in front of
 # Material, so an upgrade brings theme fixes and any block can still be overridden.
@@ -43,6 +46,14 @@ class TrustCenterPlugin(BasePlugin[TrustCenterConfig]):
         self.preloaded: model.TrustCenter | None = None  # set by `trustcenter build`, which validated already
         self.data: structure.SiteData | None = None
         self.project: Project | None = None
+        # Live preview: MkDocs keeps a plugin with on_startup across rebuilds. A rebuild with errors shows the
+        # last good content with the errors on every page, instead of failing and leaving the browser waiting.
+        self.serving = False
+        self.last_good: model.TrustCenter | None = None
+        self.errors: list[str] = []
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        self.serving = command == "serve"
 
     @property
     def site(self) -> structure.SiteData:
@@ -59,6 +70,7 @@ class TrustCenterPlugin(BasePlugin[TrustCenterConfig]):
                                          config_file=Path(config.config_file_path),
                                          allow_raw_html=self.config.allow_raw_html)
         tc = self.preloaded if self.preloaded is not None else self._load(project)
+        self.last_good = tc
         events = history.subprocessor_events(project, tc.today, max_commits=self.config.git_history_commits) \
             if self.config.git_history else []
         self.data = structure.build(tc, events)
@@ -68,7 +80,7 @@ class TrustCenterPlugin(BasePlugin[TrustCenterConfig]):
         company = tc.company
         # MkDocs themes render config and page values without autoescape, and Material escapes some
         # uses itself: escaped text marked safe (Markup) is right in both kinds of place.
-        config.site_name = Markup(html.escape(company.name + " Trust Center"))  # noqa: S704 - escaped
+        config.site_name = Markup(html.escape(company.display_name + " Trust Center"))  # noqa: S704 - escaped
         config.site_description = config.site_description or Markup(html.escape(company.tagline or ""))  # noqa: S704
         config.site_url = config.site_url or company.trust_center_url.rstrip("/") + "/"
         if company.logo:
@@ -77,15 +89,18 @@ class TrustCenterPlugin(BasePlugin[TrustCenterConfig]):
             config.nav = pages.nav(tc)
         return config
 
-    @staticmethod
-    def _load(project: Project) -> model.TrustCenter:
+    def _load(self, project: Project) -> model.TrustCenter:
         result = validate(project)
+        tell = preview_log if self.serving else log
         for diagnostic in result.diagnostics:
-            (log.warning if diagnostic.severity is Severity.WARNING else log.error)(str(diagnostic))
-        if result.model is None:
-            raise PluginError(f"{project.display(project.trust_dir)}/ has errors (listed above); fix them and build "
-                              "again")
-        return result.model
+            (tell.warning if diagnostic.severity is Severity.WARNING else tell.error)(str(diagnostic))
+        self.errors = [str(d) for d in result.diagnostics if d.severity is Severity.ERROR]
+        if result.model is not None:
+            return result.model
+        if self.serving and self.last_good is not None:
+            preview_log.error("the preview keeps the last content that was valid until these are fixed")
+            return self.last_good
+        raise PluginError(f"{project.display(project.trust_dir)}/ has errors (listed above); fix them and build again")
 
     @staticmethod
     def _logo_uri(company: model.Company) -> str:
@@ -129,11 +144,31 @@ class TrustCenterPlugin(BasePlugin[TrustCenterConfig]):
                     page.meta[key] = Markup(page.meta[key])  # noqa: S704 - escaped by pages.py
         return markdown
 
+    def on_page_content(self, html: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str:
+        # A hand-written page is checked as rendered: whatever Markdown syntax produced it, no script runs there
+        # unless the owner opted in (a script in the site's origin runs in the gate's too, if they share one).
+        if page.file.generated_by is None and not self.config.allow_raw_html:
+            found = handwritten.problems(html)
+            if found:
+                raise PluginError(f"{page.file.src_uri} in the pages folder contains {'; '.join(found)}; write it in "
+                                  "Markdown, or opt in with `allow_raw_html: true` under the trustcenter plugin in "
+                                  "mkdocs.yml. Nothing was published")
+        return html
+
     def on_page_context(self, context: TemplateContext, /, *, page: Page, config: MkDocsConfig,
                         nav: Navigation) -> TemplateContext:
         # Extra keys for the theme's main.html; TemplateContext lists only MkDocs' own.
         context["trust_center"] = self.site.tc  # type: ignore[typeddict-unknown-key]
         context["last_updated"] = pages.nice_date(self.site.last_updated)  # type: ignore[typeddict-unknown-key]
+        context["built"] = pages.nice_date(self.site.today)  # type: ignore[typeddict-unknown-key]
+        context["trustcenter_errors"] = self.errors  # type: ignore[typeddict-unknown-key]
+        context["content_security_policy"] = headers.META_CONTENT_SECURITY_POLICY  # type: ignore[typeddict-unknown-key]
+        return context
+
+    def on_template_context(self, context: TemplateContext, /, *, template_name: str,
+                            config: MkDocsConfig) -> TemplateContext:
+        # 404.html and other theme templates rendered outside any page carry the policy too.
+        context["content_security_policy"] = headers.META_CONTENT_SECURITY_POLICY  # type: ignore[typeddict-unknown-key]
         return context
 
     def on_post_page(self, output: str, /, *, page: Page, config: MkDocsConfig) -> str:

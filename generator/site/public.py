@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from generator.content import countries, model
+from generator.content import model
 from generator.site.structure import SiteData
 
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "trust.schema.json"
@@ -24,6 +24,7 @@ class _Public(BaseModel):
 
 class PublicCompany(_Public):
     name: str
+    short_name: str | None
     tagline: str | None
     description: str | None = Field(description="Markdown.")
     website: str
@@ -43,6 +44,12 @@ class PublicCertification(_Public):
     report_date: dt.date | None
     expected: dt.date | None
     auditor: str | None
+    opinion: model.Opinion | None
+    exceptions: str | None = Field(description="Markdown. Exceptions the auditor noted.")
+    bridge_letter: model.BridgeLetter | None
+    based_on: str | None = Field(description="SOC 3: the id of the SOC 2 Type II it summarizes.")
+    standard_version: str | None
+    audits: list[model.Audit]
     valid_from: dt.date | None
     valid_until: dt.date | None
     current_until: dt.date | None = Field(description="The last day the report or certificate counts as current.")
@@ -61,14 +68,21 @@ class PublicControlCategory(_Public):
 
 class PublicSubprocessor(_Public):
     name: str
+    service: str | None
+    entity: str | None
+    address: str | None
+    affiliate: bool
+    category: str | None
     purpose: str
     data_categories: list[str]
-    locations: list[str] = Field(description="ISO 3166-1 alpha-2 codes.")
-    location_names: list[str] = Field(description="The locations' English short names, in the same order.")
-    website: str
-    added: dt.date
+    locations: list[str] = Field(description="ISO 3166-1 alpha-2 codes, or EU, EEA, WORLDWIDE.")
+    location_names: list[str] = Field(description="The locations' English names, in the same order.")
+    customer_selects_location: bool = Field(description="The customer chooses one of the locations.")
+    website: str | None
+    added: dt.date | None = Field(description="Absent for entries older than the records.")
+    announced: dt.date | None
     removed: dt.date | None
-    dpa: bool
+    dpa: bool | None = Field(description="Absent: not stated.")
     transfer_mechanism: str | None
     certifications: list[str]
 
@@ -127,7 +141,8 @@ def trust_data(data: SiteData, document_url: dict[str, str]) -> TrustData:
         schema_version=model.SCHEMA_VERSION,
         generated=data.today,
         last_updated=data.last_updated,
-        company=PublicCompany(name=company.name, tagline=company.tagline, description=company.description,
+        company=PublicCompany(name=company.name, short_name=company.short_name, tagline=company.tagline,
+                              description=company.description,
                               website=company.website, trust_center_url=company.trust_center_url,
                               contacts=company.contacts),
         certifications=[_certification(view.cert, view.status) for view in data.certifications],
@@ -146,7 +161,9 @@ def _certification(cert: model.Certification, status: model.Status) -> PublicCer
     return PublicCertification(
         id=cert.id, name=cert.display_name, framework=cert.framework, type=cert.type, status=status,
         criteria=cert.criteria, audit_period=cert.audit_period, as_of=cert.as_of, report_date=cert.report_date,
-        expected=cert.expected, auditor=cert.auditor, valid_from=cert.valid_from, valid_until=cert.valid_until,
+        expected=cert.expected, auditor=cert.auditor, opinion=cert.opinion, exceptions=cert.exceptions,
+        bridge_letter=cert.bridge_letter, based_on=cert.based_on, standard_version=cert.standard_version,
+        audits=cert.audits, valid_from=cert.valid_from, valid_until=cert.valid_until,
         current_until=cert.current_until, certificate_number=cert.certificate_number, scope=cert.scope,
         summary=cert.summary, documents=cert.documents,
     )
@@ -154,9 +171,12 @@ def _certification(cert: model.Certification, status: model.Status) -> PublicCer
 
 def _subprocessor(sub: model.Subprocessor) -> PublicSubprocessor:
     return PublicSubprocessor(
-        name=sub.name, purpose=sub.purpose, data_categories=sub.data_categories, locations=sub.locations,
-        location_names=[countries.NAMES[c] for c in sub.locations], website=sub.website, added=sub.added,
-        removed=sub.removed, dpa=sub.dpa, transfer_mechanism=sub.transfer_mechanism, certifications=sub.certifications,
+        name=sub.name, service=sub.service, entity=sub.entity, address=sub.address, affiliate=sub.affiliate,
+        category=sub.category, purpose=sub.purpose, data_categories=sub.data_categories, locations=sub.locations,
+        location_names=[model.location_name(c) for c in sub.locations],
+        customer_selects_location=sub.customer_selects_location, website=sub.website, added=sub.added,
+        announced=sub.announced, removed=sub.removed, dpa=sub.dpa, transfer_mechanism=sub.transfer_mechanism,
+        certifications=sub.certifications,
     )
 
 

@@ -26,7 +26,7 @@ class CertificationView:
 @dataclasses.dataclass(frozen=True)
 class SubprocessorChange:
     date: dt.date
-    kind: str  # "added", "removed" or "changed"
+    kind: str  # "announced" (a new one, with its start date), "added", "removed" or "changed"
     subprocessor: model.Subprocessor
     details: str = ""  # for "changed": what changed, in words
 
@@ -42,12 +42,13 @@ class Subprocessors:
     current: list[model.Subprocessor]  # by name
     upcoming: list[model.Subprocessor]  # by start date: the notice period
     former: list[model.Subprocessor]  # by name
-    history: list[SubprocessorChange]
+    history: list[SubprocessorChange]  # since history_since, newest first
     notice: str | None
+    since: dt.date | None  # history_since: what happened before is not shown
 
     @property
-    def countries(self) -> list[str]:
-        """The countries where current subprocessors process data, sorted."""
+    def locations(self) -> list[str]:
+        """The countries and regions where current subprocessors process data, sorted."""
         return sorted({code for sub in self.current for code in sub.locations})
 
     def status(self, sub: model.Subprocessor) -> str:
@@ -91,7 +92,7 @@ def build(tc: model.TrustCenter, events: Sequence[SubprocessorEvent] = ()) -> Si
     return SiteData(
         tc=tc,
         certifications=certifications,
-        subprocessors=_subprocessors(tc.subprocessors, today, events),
+        subprocessors=_subprocessors(tc.subprocessors, today, events, tc.settings.history_since),
         controls=controls,
         control_counts=Counter(control.status for control in controls),
         updates=sorted(tc.updates, key=lambda u: u.date, reverse=True),
@@ -99,35 +100,52 @@ def build(tc: model.TrustCenter, events: Sequence[SubprocessorEvent] = ()) -> Si
     )
 
 
-def _subprocessors(listed: model.SubprocessorsFile, today: dt.date,
-                   events: Sequence[SubprocessorEvent]) -> Subprocessors:
+def _subprocessors(listed: model.SubprocessorsFile, today: dt.date, events: Sequence[SubprocessorEvent],
+                   since: dt.date | None) -> Subprocessors:
     subs = listed.subprocessors
-    by_name = sorted(subs, key=lambda s: s.name.casefold())
+    by_name = sorted(subs, key=lambda s: (s.name.casefold(), (s.service or "").casefold()))
     return Subprocessors(
         current=[s for s in by_name if s.is_current(today)],
-        upcoming=sorted((s for s in subs if s.added > today), key=lambda s: s.added),
+        upcoming=sorted((s for s in subs if s.added is not None and s.added > today),
+                        key=lambda s: s.added or today),
         former=[s for s in by_name if s.removed is not None and s.removed <= today],
-        history=_history(subs, today, events),
+        history=_history(subs, today, events, since),
         notice=listed.notice,
+        since=since,
     )
 
 
-def _history(subs: list[model.Subprocessor], today: dt.date,
-             events: Sequence[SubprocessorEvent]) -> list[SubprocessorChange]:
-    # The YAML's added/removed dates come first; git adds what the YAML no longer says: entries deleted
-    # without a `removed:` date (dated by the commit that deleted them) and edits to an entry.
-    changes = [SubprocessorChange(s.added, "added", s) for s in subs]
-    changes += [SubprocessorChange(s.removed, "removed", s) for s in subs if s.removed]
-    listed = {s.name: s for s in subs}
+def _history(subs: list[model.Subprocessor], today: dt.date, events: Sequence[SubprocessorEvent],
+             since: dt.date | None) -> list[SubprocessorChange]:
+    # The YAML's dates come first; git adds what the YAML no longer says: entries deleted without a
+    # `removed:` date (dated by the commit that deleted them), edits to an entry, and the day a future
+    # subprocessor was first listed (its announcement, which starts the notice period).
+    announced = {e.subprocessor.key: e.date for e in events if e.kind == "announced"}
+    changes: list[SubprocessorChange] = []
+    for sub in subs:
+        if sub.added is not None:
+            changes.append(SubprocessorChange(sub.added, "added", sub))
+            told = sub.announced or announced.get(sub.key) or (today if sub.added > today else None)
+            if told is not None and told < sub.added:
+                changes.append(SubprocessorChange(told, "announced", sub, f"Starts {_nice(sub.added)}"))
+        if sub.removed is not None:
+            changes.append(SubprocessorChange(sub.removed, "removed", sub))
+    listed = {s.key: s for s in subs}
     for event in events:
         sub = event.subprocessor
         if event.kind == "removed":
-            again = listed.get(sub.name)
-            if again is not None and again.added <= event.date:
+            again = listed.get(sub.key)
+            if again is not None and (again.added is None or again.added <= event.date):
                 continue  # still listed (or listed again): the YAML tells its story
-            changes += [SubprocessorChange(sub.added, "added", sub), SubprocessorChange(event.date, "removed", sub)]
-        elif sub.name in listed:
+            if sub.added is not None:
+                changes.append(SubprocessorChange(sub.added, "added", sub))
+            changes.append(SubprocessorChange(event.date, "removed", sub))
+        elif event.kind == "changed" and sub.key in listed:
             changes.append(SubprocessorChange(event.date, "changed", sub, event.details[:1].upper() + event.details[1:]))
-    unique = {(c.date, c.kind, c.subprocessor.name, c.details): c for c in changes}
-    return sorted((c for c in unique.values() if c.date <= today),
-                  key=lambda c: (c.date, c.subprocessor.name, c.kind), reverse=True)
+    unique = {(c.date, c.kind, c.subprocessor.key, c.details): c for c in changes}
+    return sorted((c for c in unique.values() if c.date <= today and (since is None or c.date >= since)),
+                  key=lambda c: (c.date, c.subprocessor.display_name, c.kind), reverse=True)
+
+
+def _nice(value: dt.date) -> str:
+    return f"{value:%b} {value.day}, {value.year}"

@@ -37,10 +37,10 @@ def test_every_rule_has_a_stable_kebab_case_id_a_severity_and_a_summary() -> Non
 
 
 def test_check_prints_the_rule_id_after_each_finding(project: Path) -> None:
-    edit(project / "trust/controls.yaml", "CC6.1", "CC6.10")
+    edit(project / "trust/certifications.yaml", "expected: 2027-03-31", "expected: 2026-01-31")
     result = run_cli("check", cwd=project)
-    assert re.search(r"^trust/controls\.yaml:\d+:\d+: warning: 'CC6\.10' is not an AICPA 2017 Trust Services "
-                     r"Criterion; did you mean CC6\.1\? \[unknown-criterion\]$", result.stdout, re.MULTILINE)
+    assert re.search(r"^trust/certifications\.yaml:\d+:\d+: warning: expected 2026-01-31, which has passed; publish "
+                     r"the report or move the expected date \[expected-date-passed\]$", result.stdout, re.MULTILINE)
 
 
 def test_a_warning_suppressed_with_a_reason_is_not_reported_and_is_counted(project: Path) -> None:
@@ -56,18 +56,16 @@ def test_a_warning_suppressed_with_a_reason_is_not_reported_and_is_counted(proje
 
 
 def test_a_suppression_for_one_subject_leaves_the_others_reported(project: Path) -> None:
-    controls = project / "trust/controls.yaml"
-    text = controls.read_text()
-    controls.write_text(text.replace("CC6.1", "CC6.10", 2))
-    found = validate(Project.at(project)).diagnostics
-    assert len([d for d in found if d.rule == "unknown-criterion"]) == 2
-    first_control = re.findall(r"- id: ([A-Z]+-\d+)", text[: text.index("CC6.1")])[-1]
+    (project / "trust/config.yaml").unlink()  # the demo accepts every placeholder finding; this test, one host
+    found = [d for d in validate(Project.at(project)).diagnostics if d.rule == "placeholder-content"]
+    assert len(found) >= 3
     (project / "trust/config.yaml").write_text(
         "checks:\n  suppress:\n"
-        f"    - {{rule: unknown-criterion, subject: {first_control}, reason: Our auditor's own numbering.}}\n")
+        "    - {rule: placeholder-content, subject: trust.halyard.example, reason: Staging host until launch.}\n")
     result = validate(Project.at(project))
-    assert len([d for d in result.diagnostics if d.rule == "unknown-criterion"]) == 1
-    assert result.suppressed == 1
+    left = [d for d in result.diagnostics if d.rule == "placeholder-content"]
+    assert result.suppressed == 2  # trust_center_url and gate_url
+    assert len(left) == len(found) - 2 and not any("trust.halyard.example" in d.message for d in left)
 
 
 def test_a_lapsed_suppression_reports_the_finding_again_and_says_so(project: Path) -> None:

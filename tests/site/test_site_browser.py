@@ -104,3 +104,16 @@ def test_print_layout_hides_navigation(browser: Any, site: tuple[str, Path]) -> 
     assert not page.locator(".md-header").is_visible()
     assert page.locator("table").first.is_visible()
     context.close()
+
+
+def test_the_soc3_subservice_table_fits_a_1280_pixel_screen(browser: Any, site: tuple[str, Path]) -> None:
+    base, _ = site
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(base + "soc3/soc3-2026/")
+        overflow = page.evaluate("() => [...document.querySelectorAll('.tc-table-wrap')]"
+                                 ".map(wrap => wrap.scrollWidth - wrap.clientWidth)")
+        assert overflow and max(overflow) <= 0, overflow
+    finally:
+        context.close()

@@ -33,7 +33,8 @@ class Finding:
     message: str  # "what is wrong; how to fix it"
     subject: str | None = None  # the id or name it is about, for targeted suppressions
     at_key: bool = False  # point at the key rather than its value
-    display: str | None = None  # a file outside the content's YAML (a page, a symlink): its path, at line 1
+    display: str | None = None  # a file outside the content's YAML (a page, a symlink, nda.md): its path
+    line: int = 1  # with `display`: the line in that file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +126,7 @@ def _apply_suppressions(found: list[tuple[Rule, Finding]], settings: model.Confi
         entry = CATALOGUE.get(suppression.rule)
         if entry is None:
             close = difflib.get_close_matches(suppression.rule, list(CATALOGUE), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "see the rules catalogue in the reference"
+            hint = f"did you mean '{close[0]}'?" if close else "`trustcenter reference --output -` lists the checks"
             diagnostics.append(config_file.diagnostic((*at, "rule"), f"there is no check '{suppression.rule}'; "
                                                                      f"{hint}"))
         elif entry.severity is ERROR:
@@ -145,7 +146,7 @@ def _apply_suppressions(found: list[tuple[Rule, Finding]], settings: model.Confi
             suppressed += 1
             continue
         if finding.display is not None:
-            diagnostics.append(Diagnostic(finding.display, 1, 1, entry.severity, finding.message, entry.id))
+            diagnostics.append(Diagnostic(finding.display, finding.line, 1, entry.severity, finding.message, entry.id))
             continue
         parsed = loaded.file(finding.file)
         diagnostic = parsed.diagnostic(finding.key, finding.message, entry.severity, prefer_key=finding.at_key)
@@ -163,6 +164,7 @@ def _import_rules() -> None:
         files,
         identifiers,
         links,
+        placeholders,
         soc3,
     )
 

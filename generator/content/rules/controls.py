@@ -6,19 +6,20 @@ import difflib
 from collections.abc import Iterator
 
 from generator.content import tsc
-from generator.content.rules import ERROR, WARNING, Context, Finding, rule
+from generator.content.rules import ERROR, Context, Finding, rule
 
 _FILE = "controls.yaml"
 
 
-@rule("unknown-criterion", WARNING, "A control mapped to an id that is not an AICPA 2017 Trust Services Criterion.")
+@rule("unknown-criterion", ERROR, "A control mapped to an id that is not an AICPA 2017 Trust Services Criterion "
+                                  "(published as is, it would claim a criterion that does not exist).")
 def unknown_criterion(ctx: Context) -> Iterator[Finding]:
     for cat_index, category in enumerate(ctx.tc.controls):
         for index, control in enumerate(category.controls):
             for crit_index, criterion in enumerate(control.criteria):
                 if criterion not in tsc.CRITERIA:
                     close = difflib.get_close_matches(criterion, list(tsc.CRITERIA), n=1)
-                    hint = f"did you mean {close[0]}?" if close else "see the reference for the list"
+                    hint = f"did you mean {close[0]}?" if close else "`trustcenter reference --output -` lists them"
                     yield Finding(_FILE, ("categories", cat_index, "controls", index, "criteria", crit_index),
                                   f"'{criterion}' is not an AICPA 2017 Trust Services Criterion; {hint}", control.id)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from generator.content import model
 from generator.content.reader import Key
@@ -18,8 +18,9 @@ def duplicate_ids(ctx: Context) -> Iterator[Finding]:
                                                 for i, c in enumerate(tc.certifications)], ctx)
     yield from _duplicates("SOC 3 id", [(report.id, name, ("id",)) for name, report in ctx.loaded.values.items()
                                         if name.startswith(f"{model.SOC3_DIR}/")], ctx)
-    yield from _duplicates("subprocessor name", [(s.name.casefold(), "subprocessors.yaml", ("subprocessors", i, "name"))
-                                                 for i, s in enumerate(tc.subprocessors.subprocessors)], ctx)
+    yield from _duplicates("subprocessor (name and service)",
+                           [(s.display_name, "subprocessors.yaml", ("subprocessors", i, "name"))
+                            for i, s in enumerate(tc.subprocessors.subprocessors)], ctx, key=lambda value: value.casefold())
     yield from _duplicates("category id", [(c.id, "controls.yaml", ("categories", i, "id"))
                                            for i, c in enumerate(tc.controls)], ctx)
     yield from _duplicates("control id", [(c.id, "controls.yaml", ("categories", ci, "controls", i, "id"))
@@ -27,13 +28,14 @@ def duplicate_ids(ctx: Context) -> Iterator[Finding]:
                            ctx)
 
 
-def _duplicates(what: str, entries: list[tuple[str, str, Key]], ctx: Context) -> Iterator[Finding]:
+def _duplicates(what: str, entries: list[tuple[str, str, Key]], ctx: Context,
+                key: Callable[[str], str] = str) -> Iterator[Finding]:
     seen: dict[str, tuple[str, Key]] = {}
-    for value, file, key in entries:
-        if value in seen:
-            first_file, first_key = seen[value]
+    for value, file, place in entries:
+        if key(value) in seen:
+            first_file, first_key = seen[key(value)]
             first = ctx.loaded.file(first_file)
-            yield Finding(file, key, f"{what} '{value}' is used twice (first in {first.path} line "
-                                     f"{first.where(first_key)[0]}); give each a unique {what}", value)
+            yield Finding(file, place, f"{what} '{value}' is used twice (first in {first.path} line "
+                                       f"{first.where(first_key)[0]}); give each a unique {what}", value)
         else:
-            seen[value] = (file, key)
+            seen[key(value)] = (file, place)

@@ -1,11 +1,12 @@
-"""Rules on soc3/*.yaml: a SOC 3 summarizes a SOC 2 Type II, over the same period, and is public."""
+"""Rules on SOC 3 reports: each summarizes a SOC 2 Type II, whose facts it shows rather than repeats, and is
+public."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from generator.content import model
-from generator.content.rules import WARNING, Context, Finding, rule
+from generator.content.rules import ERROR, WARNING, Context, Finding, rule
 
 
 def _reports(ctx: Context) -> Iterator[tuple[str, model.Soc3Report]]:
@@ -14,23 +15,55 @@ def _reports(ctx: Context) -> Iterator[tuple[str, model.Soc3Report]]:
             yield name, value
 
 
-@rule("soc3-without-soc2-type2", WARNING, "A SOC 3 whose based_on is not a SOC 2 Type II certification.")
+# What a SOC 3 takes from the SOC 2 Type II it summarizes: entered there, once.
+_FROM_BASIS = ("period", "report_date", "auditor", "opinion", "criteria")
+_CERT_FROM_BASIS = ("audit_period", "report_date", "auditor", "opinion", "criteria", "bridge_letter", "as_of")
+
+
+def _basis_problem(ctx: Context, based_on: str) -> str | None:
+    basis = ctx.tc.certification(based_on)
+    if basis is None or basis.framework is not model.Framework.SOC2 or basis.type is not model.ReportType.TYPE_II:
+        known = [c.id for c in ctx.tc.certifications if c.framework is model.Framework.SOC2 and c.type is
+                 model.ReportType.TYPE_II]
+        return (f"a SOC 3 summarizes a SOC 2 Type II report, but '{based_on}' is not a SOC 2 Type II certification "
+                f"in certifications.yaml; point based_on at one ({', '.join(known) or 'none is listed'})")
+    return None
+
+
+@rule("soc3-without-soc2-type2", ERROR, "A SOC 3 (report page or certification) whose based_on is not a SOC 2 "
+                                        "Type II certification.")
 def soc3_without_soc2_type2(ctx: Context) -> Iterator[Finding]:
     for name, report in _reports(ctx):
-        basis = ctx.tc.certification(report.based_on)
-        if basis is None or basis.framework is not model.Framework.SOC2 or basis.type is not model.ReportType.TYPE_II:
-            yield Finding(name, ("based_on",), f"a SOC 3 summarizes a SOC 2 Type II report, but '{report.based_on}' "
-                                               "is not a SOC 2 Type II certification; point based_on at one", report.id)
+        problem = _basis_problem(ctx, report.based_on)
+        if problem:
+            yield Finding(name, ("based_on",), problem, report.id)
+    for index, cert in enumerate(ctx.tc.certifications):
+        if cert.framework is model.Framework.SOC3 and cert.based_on is not None:
+            problem = _basis_problem(ctx, cert.based_on)
+            if problem:
+                yield Finding("certifications.yaml", ("certifications", index, "based_on"), problem, cert.id)
+        elif cert.based_on is not None:
+            yield Finding("certifications.yaml", ("certifications", index, "based_on"),
+                          "based_on applies to SOC 3 entries only; remove it", cert.id)
 
 
-@rule("soc3-period-mismatch", WARNING, "A SOC 3 whose period differs from the SOC 2 Type II it summarizes.")
-def soc3_period_mismatch(ctx: Context) -> Iterator[Finding]:
+@rule("soc3-fact-repeated", ERROR, "A SOC 3 repeats a fact (period, dates, auditor, opinion, criteria) that it "
+                                   "takes from the SOC 2 Type II it is based on.")
+def soc3_fact_repeated(ctx: Context) -> Iterator[Finding]:
     for name, report in _reports(ctx):
-        basis = ctx.tc.certification(report.based_on)
-        if basis is not None and basis.audit_period and basis.audit_period != report.period:
-            yield Finding(name, ("period",), f"the period differs from the SOC 2 Type II it summarizes "
-                                             f"({basis.audit_period.start} to {basis.audit_period.end}); align them",
-                          report.id)
+        for field in _FROM_BASIS:
+            if getattr(report, field):
+                yield Finding(name, (field,), f"'{field}' is shown from the SOC 2 Type II '{report.based_on}' "
+                                              "(certifications.yaml), where it is entered once; remove it here",
+                              report.id, at_key=True)
+    for index, cert in enumerate(ctx.loaded.values["certifications.yaml"].certifications):
+        if cert.based_on is None:
+            continue
+        for field in _CERT_FROM_BASIS:
+            if getattr(cert, field):
+                yield Finding("certifications.yaml", ("certifications", index, field),
+                              f"'{field}' is shown from the SOC 2 Type II '{cert.based_on}', where it is entered "
+                              "once; remove it here", cert.id, at_key=True)
 
 
 @rule("soc3-document-gated", WARNING, "A SOC 3 report's document is gated, though a SOC 3 is meant for the public.")
