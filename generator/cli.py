@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -90,8 +91,10 @@ def check(strict: bool, without_gated_files: bool, base: str | None, project: Pr
     from generator.content import diagnostics
     from generator.content.validate import base_revision, validate
 
-    result = validate(project, strict=strict, gated_files=not without_gated_files,
-                      base=base_revision(project, base))
+    compared = base_revision(project, base)
+    if compared.note:
+        click.echo(f"note: {compared.note}", err=True)
+    result = validate(project, strict=strict, gated_files=not without_gated_files, base=compared.source)
     for diagnostic in result.diagnostics:
         click.echo(str(diagnostic))
     errors = len(diagnostics.errors(result.diagnostics))
@@ -117,8 +120,11 @@ def build(site_dir: Path | None, strict: bool, without_gated_files: bool, base: 
     from generator.content.validate import base_revision
     from generator.site import build as site_build
 
+    compared = base_revision(project, base)
+    if compared.note:
+        click.echo(f"note: {compared.note}", err=True)
     report = site_build.build(project, site_dir, strict=strict, gated_files=not without_gated_files,
-                              base=base_revision(project, base))
+                              base=compared.source)
     for diagnostic in report.diagnostics:
         click.echo(str(diagnostic), err=True)
     click.echo(f"built {report.pages} pages ({report.files} files) into {report.site_dir} in {report.seconds:.2f} s; "
@@ -130,6 +136,8 @@ def build(site_dir: Path | None, strict: bool, without_gated_files: bool, base: 
 @project_option
 def serve(dev_addr: str, project: Project) -> None:
     """Live preview: edits in trust/, site_src/ or overrides/ rebuild the page."""
+    import logging
+
     from mkdocs.commands import serve as mkdocs_serve
 
     from generator.content.validate import load_valid
@@ -138,12 +146,22 @@ def serve(dev_addr: str, project: Project) -> None:
     load_valid(project)  # a clear, located message before MkDocs starts
     if project.config_file is None:
         raise ProjectError(f"no mkdocs.yml in {project.root}; run from the project root or pass --project")
+    # MkDocs says where it serves, when it rebuilds and what went wrong through its logger: to the console.
+    console = logging.StreamHandler()
+    console.setFormatter(logging.Formatter("%(levelname)-7s %(message)s"))
+    for name in ("mkdocs", "trustcenter.preview"):
+        logging.getLogger(name).addHandler(console)
+        logging.getLogger(name).setLevel(logging.INFO)
+    click.echo(f"preview of {project.display(project.trust_dir)}/ on http://{dev_addr}/ ; edits in "
+               f"{project.display(project.trust_dir)}/, {project.display(project.docs_dir)}/ and the theme rebuild it; "
+               "stop with Ctrl+C")
     mkdocs_serve.serve(config_file=str(project.config_file), dev_addr=dev_addr, watch_theme=True)
 
 
 @main.command()
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/reference.md"),
-              show_default=True, help="Where to write the reference.")
+@click.option("--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              default=Path("docs/reference.md"), show_default=True,
+              help="Where to write the reference; - prints it (for the generator installed here).")
 @click.option("--schemas", "write_schemas", is_flag=True,
               help="Also rewrite the JSON Schemas the package ships (content files and trust.json) from the code.")
 def reference(output: Path, write_schemas: bool) -> None:
@@ -152,9 +170,12 @@ def reference(output: Path, write_schemas: bool) -> None:
     from generator.content import schema
     from generator.site import public
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(ref.render(main), encoding="utf-8")
-    click.echo(f"wrote {output}")
+    if str(output) == "-":
+        click.echo(ref.render(main), nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(ref.render(main), encoding="utf-8")
+        click.echo(f"wrote {output}")
     if write_schemas:
         for path in schema.write():
             click.echo(f"wrote {path}")
@@ -276,21 +297,41 @@ def link_revoke(link_id: str, reason: str, create: bool, db_path: Path | None, p
               help="The reverse proxy in front (e.g. 127.0.0.1): its X-Forwarded-For/-Proto/-Host are believed.")
 @click.option("--insecure-cookies", is_flag=True,
               help="Cookies without Secure, for plain http to a host other than localhost (testing only).")
+@click.option("--reload-seconds", type=click.FloatRange(0.1, 86400), default=2.0, show_default=True,
+              metavar="SECONDS", help="How often the running gate looks for changed keys, content and NDA, and "
+                                      "reloads them (SIGHUP reloads at once).")
+@click.option("--checkpoint", "checkpoints", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A file of `audit --checkpoint` lines (kept off this host): the gate starts only on a log that "
+                   "agrees with every one, so an older copy of the database put back is refused.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Check the deployment and serve nothing: content, gated files, trusted keys, database and audit "
+                   "chain, site folder, session secret; one line each, exit 1 if any fails.")
 @project_option
 def gate(host: str, port: int, db_path: Path | None, create_db: bool, site_dir: Path | None, no_site: bool,
-         threads: int, trusted_proxy: str | None, insecure_cookies: bool, project: Project) -> None:
-    """Run the gate (and serve the built site beside it) with waitress."""
+         threads: int, trusted_proxy: str | None, insecure_cookies: bool, reload_seconds: float, checkpoints: Path | None,
+         check_only: bool,
+         project: Project) -> None:
+    """Run the gate (and serve the built site beside it) with waitress; it follows changes to trust/."""
     from generator.errors import GateConfigError
     from generator.gate import app as gate_app
     from generator.gate import keys
     from generator.gate.settings import settings_for
 
+    if check_only:
+        from generator.gate import preflight
+
+        checks = preflight.run(project, db_path=db_path, create_db=create_db, site_dir=site_dir,
+                               serve_site=not no_site)
+        for line in (line for check in checks for line in check.lines()):
+            click.echo(line)
+        sys.exit(0 if all(check.ok for check in checks) else 1)
     settings = settings_for(project, site_dir=site_dir, db_path=db_path, secure_cookies=not insecure_cookies,
-                            create_db=create_db, serve_site=not no_site)
+                            create_db=create_db, serve_site=not no_site, reload_seconds=reload_seconds,
+                            checkpoints=checkpoints)
     if skipped := keys.demo_kids(project):
         click.echo(f"note: not trusting the demo key(s) {', '.join(skipped)} in "
                    f"{project.display(keys.keys_dir(project))}/; only `trustcenter demo` honours demo links", err=True)
-    if not settings.trusted_keys:
+    if not keys.load_trusted_keys(project):
         raise GateConfigError(f"there are no public keys in {project.display(keys.keys_dir(project))}/, so every "
                               "link would be refused; run `trustcenter keys new`")
     if settings.serve_site and not (settings.site_dir / "index.html").is_file():
@@ -299,6 +340,7 @@ def gate(host: str, port: int, db_path: Path | None, create_db: bool, site_dir: 
     app = gate_app.create_app(settings)
     site = settings.site_dir if settings.serve_site else "none, the gate's own origin"
     click.echo(f"gate on http://{host}:{port}/  (site: {site}, audit: {settings.db_path})")
+    gate_app.log_to_console()  # refusals and why, reloads and their errors: stderr, timestamped
     gate_app.serve(app, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy)
 
 
@@ -374,9 +416,14 @@ def changes(since: str | None, until: str | None, style: str, project: Project) 
 @click.option("--company", default="Example Co", show_default=True, help="The company's name, as customers know it.")
 def init(directory: Path, company: str) -> None:
     """Create a new trust center repository in DIRECTORY (which must be empty or not exist)."""
-    from generator.publish import scaffold
+    from generator.publish import install, scaffold
 
-    created = scaffold.create(directory, company)
+    pin = install.installed()
+    created = scaffold.create(directory, company, pin=pin)
     click.echo(f"created a trust center for {company} in {directory} ({len(created)} files)")
-    click.echo(f"next: cd {directory} && git init && git add . && git commit -m 'Trust center' ; "
-               "then edit trust/ and run `trustcenter check` and `trustcenter serve`")
+    click.echo(f"requirements.txt installs the generator as: {pin.requirement}")
+    for warning in pin.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    quoted = shlex.quote(str(directory))
+    click.echo(f"next: cd {quoted} && git init -b main && git add . && git commit -m 'Trust center'\n"
+               "then edit trust/, run `trustcenter check` and `trustcenter serve`, and push to publish")

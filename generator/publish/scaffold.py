@@ -8,9 +8,9 @@ import os
 import shutil
 from pathlib import Path
 
-import generator
 from generator.content import schema
 from generator.errors import InitError
+from generator.publish import install
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "skeleton"
 # Where the new repository keeps the JSON Schemas its YAML files name on their first line: committed
@@ -24,8 +24,9 @@ def _target_name(relative: Path) -> Path:
     return Path(*(("." + part[4:]) if part.startswith("dot-") else part for part in relative.parts))
 
 
-def create(directory: Path, company: str, today: dt.date | None = None) -> list[Path]:
-    """Write the template into `directory` with the company's name filled in; returns the files written."""
+def create(directory: Path, company: str, today: dt.date | None = None, pin: install.Pin | None = None) -> list[Path]:
+    """Write the template into `directory` with the company's name filled in and requirements.txt naming
+    `pin` (default: the generator running now); returns the files written."""
     today = today or dt.date.today()
     company = " ".join(company.split())
     if not company or len(company) > 200:
@@ -36,10 +37,13 @@ def create(directory: Path, company: str, today: dt.date | None = None) -> list[
         # A JSON string is a valid double-quoted YAML scalar: any name is safe in the YAML files.
         "__COMPANY__": json.dumps(company, ensure_ascii=False),
         "__COMPANY_TEXT__": company,
+        # "Acme s.r.o." ends the sentence with its own full stop.
+        "__TAGLINE__": json.dumps(f"Security, privacy and compliance at {company.rstrip('.')}.", ensure_ascii=False),
         "__EXPIRES__": (today + dt.timedelta(days=330)).isoformat(),  # RFC 9116: under a year ahead
         "__TODAY__": today.isoformat(),
-        "__GENERATOR_VERSION__": generator.__version__,
     }
+    pin = pin or install.installed()
+    values["__GENERATOR_REQUIREMENT__"] = pin.as_text()
     directory.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     sources = sorted(Path(folder) / name for folder, _, names in os.walk(TEMPLATE_DIR) for name in names)
@@ -62,4 +66,9 @@ def create(directory: Path, company: str, today: dt.date | None = None) -> list[
         shutil.copyfile(path, schemas / path.name)
         written.append(schemas / path.name)
     (directory / "trust" / "documents").mkdir(exist_ok=True)
+    if pin.vendored is not None:
+        vendored = directory / install.VENDOR_DIR / pin.vendored.name
+        vendored.parent.mkdir(exist_ok=True)
+        shutil.copyfile(pin.vendored, vendored)
+        written.append(vendored)
     return written

@@ -19,11 +19,17 @@ def init(tmp_path: Path) -> Path:
     return target
 
 
-def test_a_new_trust_center_checks_clean_and_its_edits_reach_changes_feed_and_history(tmp_path: Path) -> None:
+def test_a_new_trust_center_checks_with_its_placeholders_named_and_its_edits_reach_changes_feed_and_history(
+        tmp_path: Path) -> None:
     repo = init(tmp_path)
-    result = run_cli("check", "--strict", cwd=repo)
+    result = run_cli("check", cwd=repo)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 error(s), 0 warning(s)" in result.stdout
+    placeholders = [line for line in result.stdout.splitlines() if line.endswith("[placeholder-content]")]
+    assert any("security@example.com" in line for line in placeholders)  # not published as a contact unnoticed
+    assert any(line.startswith("trust/nda.md:") for line in placeholders)
+    assert any("control AC-01 is still the sample" in line for line in placeholders)
+    assert "0 error(s)" in result.stdout
+    assert run_cli("check", "--strict", cwd=repo).returncode == 1  # the pipeline does not publish placeholders
     git_repo(repo, date="2026-01-05")
     assert git(repo, "status", "--porcelain") == ""
 
@@ -118,11 +124,18 @@ def test_the_theme_comes_from_the_generator_and_any_block_can_still_be_overridde
 
 
 def test_the_new_repository_pins_the_generator_that_made_it(tmp_path: Path) -> None:
-    import generator
+    from generator.publish import install
 
-    repo = init(tmp_path)
-    pins = [line for line in (repo / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
-    assert pins == [f"trustcenter=={generator.__version__}"]
+    # How pip installed the generator these tests run; each way's line is specified in test_install.py.
+    expected = install.installed()
+    target = tmp_path / "acme-trust"
+    result = run_cli("init", str(target), "--company", COMPANY, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    pins = [line for line in (target / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert pins == [expected.requirement]
+    assert f"requirements.txt installs the generator as: {expected.requirement}\n" in result.stdout
+    assert [line for line in result.stderr.splitlines() if line.startswith("warning: ")] == [
+        f"warning: {warning}" for warning in expected.warnings]
 
 
 def test_the_new_repository_names_owners_for_what_publishes_or_exposes(tmp_path: Path) -> None:
@@ -130,3 +143,26 @@ def test_the_new_repository_names_owners_for_what_publishes_or_exposes(tmp_path:
     owners = {line.split()[0] for line in (repo / "CODEOWNERS").read_text().splitlines()
               if line.strip() and not line.startswith("#")}
     assert {"/trust/keys/", "/trust/company.yaml", "/trust/documents.yaml", "/trust/config.yaml"} <= owners
+
+
+def test_any_company_name_makes_valid_yaml_and_one_full_stop(tmp_path: Path) -> None:
+    company = "Acme: s.r.o. # Praha."
+    target = tmp_path / "acme trust"
+    result = run_cli("init", str(target), "--company", company, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"next: cd '{target}' && git init -b main && git add ." in result.stdout  # the path quoted for the shell
+    assert run_cli("check", cwd=target).returncode == 0
+    result = run_cli("build", cwd=target)
+    assert result.returncode == 0, result.stderr
+    published = json.loads((target / "site/trust.json").read_text())["company"]
+    assert published["name"] == company
+    assert published["tagline"] == "Security, privacy and compliance at Acme: s.r.o. # Praha."
+
+
+def test_the_reference_the_new_files_point_to_prints_for_the_installed_generator(tmp_path: Path) -> None:
+    repo = init(tmp_path)
+    assert "`trustcenter reference --output -`" in (repo / "trust/company.yaml").read_text()
+    result = run_cli("reference", "--output", "-", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert "security_txt" in result.stdout and "placeholder-content" in result.stdout
+    assert sorted(path.name for path in repo.iterdir() if path.name.endswith(".md")) == ["README.md"]  # nothing written

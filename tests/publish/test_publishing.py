@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import http.client
 import json
 import os
@@ -15,12 +16,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from conftest import NDA_TEXT, make_project
 from loopback import Reply, add_signing_key, assert_security_headers
-from support import REPO, free_port, run_cli
+from support import REPO, copy_demo, edit, free_port, run_cli
 
 from generator.publish import scaffold
 from generator.site import headers as hosting
@@ -70,8 +72,10 @@ def test_github_workflow_checks_pull_requests_and_deploys_main_to_pages(tmp_path
         triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
         assert triggers["push"]["branches"] == ["main"] and "pull_request" in triggers
         check, deploy = workflow["jobs"]["check"], workflow["jobs"]["deploy"]
+        assert check["if"] == "github.event_name == 'pull_request'"
+        assert deploy["if"] == "github.event_name != 'pull_request'"  # pushes, the schedule, a manual run
         runs = " && ".join(step.get("run", "") for step in check["steps"])
-        assert "trustcenter check --strict --without-gated-files" in runs
+        assert 'trustcenter check --strict --without-gated-files --base "origin/$BASE_REF"' in runs
         assert "trustcenter build --without-gated-files" in runs
         assert '--format markdown >> "$GITHUB_STEP_SUMMARY"' in runs
         assert deploy["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
@@ -82,24 +86,204 @@ def test_github_workflow_checks_pull_requests_and_deploys_main_to_pages(tmp_path
         assert workflow["permissions"] == {"contents": "read"}
 
 
-def test_gitlab_pipeline_checks_merge_requests_and_publishes_public_on_the_default_branch(tmp_path: Path) -> None:
+def test_github_workflow_redeploys_every_day_so_statuses_follow_the_date(tmp_path: Path) -> None:
+    for path in workflow_files(tmp_path):
+        schedule = yaml.safe_load(path.read_text())[True]["schedule"]
+        assert len(schedule) == 1
+        minute, hour, *every_day = schedule[0]["cron"].split()
+        assert every_day == ["*", "*", "*"], path
+        assert 0 <= int(minute) < 60 and 0 <= int(hour) < 24
+
+
+def step_index(steps: list[dict[str, str]], key: str, value: str) -> int:
+    found = [i for i, step in enumerate(steps) if step.get(key, "").startswith(value)]
+    assert len(found) == 1, f"{key}: {value}"
+    return found[0]
+
+
+def test_github_deploy_checks_without_strict_then_builds_and_reports_warnings_after_deploying(
+        tmp_path: Path) -> None:
+    for path in workflow_files(tmp_path):
+        jobs = yaml.safe_load(path.read_text())["jobs"]
+        steps = jobs["deploy"]["steps"]
+        # A warning the date brought must not keep the honest page from going up; errors still stop it.
+        check = step_index(steps, "run", "trustcenter check --without-gated-files")
+        build = step_index(steps, "run", "trustcenter build --without-gated-files")
+        deployed = step_index(steps, "uses", "actions/deploy-pages@")
+        assert check < build < deployed
+        assert not any("--strict" in step.get("run", "") for step in steps)
+        assert not any("continue-on-error" in step or "if" in step for step in steps[: deployed + 1])
+        # Then a job that runs only once the deployment succeeded fails the run on a warning.
+        warnings = jobs["warnings"]
+        assert warnings["needs"] == "deploy" and "if" not in warnings and "continue-on-error" not in warnings
+        assert "permissions" not in warnings  # the workflow's contents: read, no Pages token
+        report = warnings["steps"][-1]["run"]
+        assert "trustcenter check --strict --without-gated-files" in report
+        assert '>> "$GITHUB_STEP_SUMMARY"' in report
+
+
+@pytest.fixture(scope="module")
+def expired_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo, with its ISO 27001 certificate (marked active) valid until yesterday: what the calendar
+    does to a trust center nobody pushed to."""
+    # `status: active` as a team writes it when the certificate arrives: that is what turns the passing
+    # date into a warning (active-but-expired); the page derives Expired from the dates either way.
+    project = copy_demo(tmp_path_factory.mktemp("expired") / "project")
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    edit(project / "trust/certifications.yaml", "    valid_until: 2028-04-13\n",
+         f"    valid_until: {yesterday}\n    status: active\n")
+    return project
+
+
+def test_a_certificate_that_expired_yesterday_is_published_as_expired_and_fails_only_the_strict_check(
+        expired_project: Path) -> None:
+    # What the daily run does: check (no --strict), build, deploy; then check --strict.
+    checked = run_cli("check", "--without-gated-files", cwd=expired_project)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "warning:" in checked.stdout and "[active-but-expired]" in checked.stdout
+    built = run_cli("build", "--without-gated-files", cwd=expired_project)
+    assert built.returncode == 0, built.stderr
+    page = (expired_project / "site/compliance/index.html").read_text()
+    iso = page[page.index('id="iso27001"'):]
+    iso = iso[: iso.index("<h2")] if "<h2" in iso else iso
+    assert 'tc-status--expired">Expired<' in iso
+    assert "Active<" not in iso
+    strict = run_cli("check", "--strict", "--without-gated-files", cwd=expired_project)
+    assert strict.returncode == 1
+    assert "error:" in strict.stdout and "[active-but-expired]" in strict.stdout
+
+
+def run_warnings_step(workflow: Path, project: Path, bin_dir: Path, summary: Path) -> subprocess.CompletedProcess[str]:
+    """The workflow's last `warnings` step, as GitHub runs it (bash -e), with the real CLI on PATH."""
+    script = yaml.safe_load(workflow.read_text())["jobs"]["warnings"]["steps"][-1]["run"]
+    (bin_dir / "step.sh").write_text(script)
+    summary.write_text("")
+    return subprocess.run(["bash", "--noprofile", "--norc", "-e", str(bin_dir / "step.sh")], cwd=project,
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+                               "GITHUB_STEP_SUMMARY": str(summary)})
+
+
+def test_github_warnings_step_fails_the_run_and_lists_the_warnings_in_the_step_summary(
+        tmp_path: Path, expired_project: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    trustcenter = bin_dir / "trustcenter"
+    trustcenter.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m generator "$@"\n')
+    trustcenter.chmod(0o755)
+    clean = copy_demo(tmp_path / "demo")  # the demo as committed: no warning
+    summary = tmp_path / "summary.md"
+    for workflow in workflow_files(tmp_path):
+        failed = run_warnings_step(workflow, expired_project, bin_dir, summary)
+        assert failed.returncode == 1, failed.stderr
+        listed = summary.read_text()
+        assert "[active-but-expired]" in listed and "certifications.yaml" in listed
+        assert "[active-but-expired]" in failed.stdout  # in the job's log too
+        passed = run_warnings_step(workflow, clean, bin_dir, summary)
+        assert passed.returncode == 0, passed.stdout + passed.stderr
+        assert summary.read_text() == ""
+
+
+def gitlab_pipelines(tmp_path: Path) -> list[Path]:
+    """The project's own GitLab pipeline and the one `trustcenter init` writes."""
     created = tmp_path / "new"
     scaffold.create(created, "Example Co")
-    for path in (REPO / ".gitlab-ci.yml", created / ".gitlab-ci.yml"):
+    return [REPO / ".gitlab-ci.yml", created / ".gitlab-ci.yml"]
+
+
+def flat_script(job: dict[str, Any]) -> list[str]:
+    """A job's script with YAML anchors expanded: GitLab flattens nested lists in a script."""
+    script = job["script"]
+    assert isinstance(script, list)
+    return [line for item in script for line in (item if isinstance(item, list) else [item])]
+
+
+def gitlab_jobs_run_by(pipeline: dict[str, Any], **variables: str) -> set[str]:
+    """The jobs GitLab adds to a pipeline with these predefined variables, for the `rules: - if:` forms
+    our pipelines use (`$A == $B`, `$A == "x"`, `$A != "x"`, joined by &&)."""
+    def value(term: str) -> str | None:
+        if term.startswith("$"):
+            return variables.get(term[1:])
+        assert term.startswith('"') and term.endswith('"'), term
+        return term[1:-1]
+
+    def holds(condition: str) -> bool:
+        for clause in condition.split("&&"):
+            parsed = re.fullmatch(r"\s*(\S+) (==|!=) (\S+)\s*", clause)
+            assert parsed is not None, clause
+            left, operator, right = parsed.groups()
+            if (value(left) == value(right)) != (operator == "=="):
+                return False
+        return True
+
+    chosen = set()
+    for name, job in pipeline.items():
+        if isinstance(job, dict) and "script" in job:
+            assert all(set(rule) == {"if"} for rule in job["rules"]), name  # only what `holds` understands
+            if any(holds(rule["if"]) for rule in job["rules"]):
+                chosen.add(name)
+    return chosen
+
+
+SCHEDULE = {"CI_PIPELINE_SOURCE": "schedule", "CI_COMMIT_BRANCH": "main", "CI_DEFAULT_BRANCH": "main"}
+PUSH = {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main", "CI_DEFAULT_BRANCH": "main"}
+MERGE_REQUEST = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_DEFAULT_BRANCH": "main"}
+
+
+def test_gitlab_pipeline_checks_merge_requests_and_publishes_public_on_the_default_branch(tmp_path: Path) -> None:
+    for path in gitlab_pipelines(tmp_path):
         pipeline = yaml.safe_load(path.read_text())
-        assert pipeline["stages"] == ["check", "deploy"]
+        assert pipeline["stages"][:2] == ["check", "deploy"]
         check, pages = pipeline["check"], pipeline["pages"]
-        for job in (check, pages):  # GitLab flattens nested lists (YAML anchors) in a script
-            job["script"] = [line for item in job["script"] for line in (item if isinstance(item, list) else [item])]
         assert check["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
         # CI runners hold no gated files (kept out of git): they check and build the public site only.
-        assert "trustcenter check --strict --without-gated-files" in check["script"]
-        assert "trustcenter build --without-gated-files" in check["script"]
-        assert any(line.startswith("trustcenter changes --since") for line in check["script"])
+        # Against the target branch: what was gated there cannot become public unreviewed.
+        assert ('trustcenter check --strict --without-gated-files --base '
+                '"origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"') in flat_script(check)
+        assert "trustcenter build --without-gated-files" in flat_script(check)
+        assert any(line.startswith("trustcenter changes --since") for line in flat_script(check))
         assert pages["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
-        assert "trustcenter build --without-gated-files --site-dir public" in pages["script"]
+        assert "trustcenter build --without-gated-files --site-dir public" in flat_script(pages)
         assert pages["artifacts"]["paths"] == ["public"]
         assert pipeline["variables"]["GIT_DEPTH"] == "0"  # the change history needs the whole history
+        assert "check" in gitlab_jobs_run_by(pipeline, **MERGE_REQUEST)
+        assert "pages" not in gitlab_jobs_run_by(pipeline, **MERGE_REQUEST)
+
+
+def test_gitlab_pipeline_deploys_on_the_daily_schedule_and_reports_warnings_in_a_later_stage(
+        tmp_path: Path) -> None:
+    for path in gitlab_pipelines(tmp_path):
+        text = path.read_text()
+        assert "CI/CD > Schedules" in text and "17 0 * * *" in text  # the schedule is made in GitLab's settings
+        pipeline = yaml.safe_load(text)
+        for source in (SCHEDULE, PUSH):
+            assert {"pages", "warnings"} <= gitlab_jobs_run_by(pipeline, **source), source
+            assert "check" not in gitlab_jobs_run_by(pipeline, **source), source
+        assert "warnings" not in gitlab_jobs_run_by(pipeline, **MERGE_REQUEST)
+        pages, warnings = flat_script(pipeline["pages"]), flat_script(pipeline["warnings"])
+        # A warning the date brought must not keep the honest page from going up; errors still stop it.
+        assert pages.index("trustcenter check --without-gated-files") < pages.index(
+            "trustcenter build --without-gated-files --site-dir public")
+        assert not any("--strict" in line for line in pages)
+        # Then, once the deployment is done, a failing job: the failed pipeline is the notification.
+        stages = pipeline["stages"]
+        assert stages.index(pipeline["warnings"]["stage"]) > stages.index(pipeline["pages"]["stage"])
+        assert "needs" not in pipeline["warnings"]  # waits for every job of the earlier stages
+        assert "trustcenter check --strict --without-gated-files" in warnings
+        assert "allow_failure" not in pipeline["warnings"] and "when" not in pipeline["warnings"]
+
+
+def test_this_repositorys_daily_deploy_is_not_held_up_by_the_upstream_tests() -> None:
+    pipeline = yaml.safe_load((REPO / ".gitlab-ci.yml").read_text())
+    assert gitlab_jobs_run_by(pipeline, **SCHEDULE) == {"pages", "warnings", "upstream"}
+    assert gitlab_jobs_run_by(pipeline, **PUSH) == {"test", "pages", "warnings"}
+    # `pages` waits for every job in an earlier stage: `upstream` (newest releases, which may fail for
+    # reasons of their own) is not in one, and needs nothing, so it starts at once.
+    stages = pipeline["stages"]
+    assert stages.index(pipeline["upstream"]["stage"]) > stages.index(pipeline["pages"]["stage"])
+    assert pipeline["upstream"]["needs"] == []
+    assert "needs" not in pipeline["pages"]  # on a push it still waits for `test`
+    assert stages.index(pipeline["test"]["stage"]) < stages.index(pipeline["pages"]["stage"])
 
 
 def test_pre_commit_hook_runs_trustcenter_check_on_trust_changes() -> None:
