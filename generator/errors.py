@@ -92,5 +92,9 @@ class StoreError(UserError):
     """The gate's database is missing, was replaced, or its audit chain does not verify."""
 
 
+class AccessError(UserError):
+    """A request or grant action that cannot be done as asked (not pending, not a gated document, mail off)."""
+
+
 class InitError(UserError):
     """The target cannot hold a new trust center (it exists and is not empty, or is a file)."""

@@ -73,6 +73,7 @@ def load(source: ContentSource) -> Loaded:
         faq=values["faq.yaml"].faq if "faq.yaml" in values else [],
         updates=values["updates.yaml"].updates if "updates.yaml" in values else [],
         settings=values["config.yaml"] if "config.yaml" in values else model.ConfigFile(),
+        access=values.get("access.yaml"),
         nda_text=nda_text,
         today=source.date,
     )

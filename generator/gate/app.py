@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import flask
 from flask.typing import ResponseReturnValue
@@ -29,10 +30,12 @@ from werkzeug.exceptions import HTTPException
 
 from generator.content import model
 from generator.errors import StoreError
-from generator.gate import audit, tokens
+from generator.gate import audit, mail, tokens, webhooks
+from generator.gate.desk import Desk
 from generator.gate.refusals import Refusal, RevokedLink, Throttled, UsedUpLink
 from generator.gate.reload import GateState, Reloader
 from generator.gate.settings import GateSettings
+from generator.gate.store import Store
 from generator.gate.throttle import FailureCounter
 from generator.site import brand, headers
 
@@ -49,6 +52,8 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+# The gate's own paths: the throttle guards them, and the static site may not use them.
+GATE_PATHS = ("/access/", "/request", "/grant/", "/staff", "/subscribe")
 _EXTENSION = "trustcenter.gate"
 HEALTH_WRITE_SECONDS = 10.0
 _STATE = "trustcenter_gate_state"  # on flask.g: the state a request began with
@@ -65,7 +70,10 @@ class Gate:
     def __init__(self, settings: GateSettings) -> None:
         self.settings = settings
         self.reloader = Reloader(settings)  # content, keys and NDA: refuses to start on content that is not valid
-        self.log = audit.AuditLog(settings.db_path, settings.audit_key, create=settings.create_db)
+        self.store = Store(settings.db_path, settings.audit_key, create=settings.create_db)
+        self.log = self.store.log
+        self.endpoints: tuple[webhooks.Endpoint, ...] = (
+            webhooks.load_endpoints(settings.webhooks_file) if settings.webhooks_file else ())
         self._healthy_at = float("-inf")  # when /healthz last wrote to the database
         # Checkpoints kept off the host catch a restored older copy of the log, which verifies on its own.
         pins = audit.Checkpoint.read_file(settings.checkpoints) if settings.checkpoints else []
@@ -91,6 +99,27 @@ class Gate:
     @property
     def content(self) -> model.TrustCenter:
         return self.state.content
+
+    @property
+    def public_url(self) -> str:
+        """Where links in e-mails point: never the request's Host header, which a client chooses."""
+        company = self.content.company
+        return (self.settings.public_url or company.gate_url or company.trust_center_url).rstrip("/")
+
+    @property
+    def sender(self) -> mail.Sender | None:
+        """Who the gate's e-mails come from; None when no mail is configured."""
+        settings = self.settings.mail
+        if settings is None:
+            return None
+        company = self.content.company
+        address = settings.sender or f"trust@{urlsplit(company.trust_center_url).hostname}"
+        return mail.Sender(address, company.display_name)
+
+    @property
+    def desk(self) -> Desk:
+        """Requests and grants, as of the state this request began with."""
+        return Desk(self.store, self.content, base_url=self.public_url, sender=self.sender, endpoints=self.endpoints)
 
     @property
     def documents(self) -> Mapping[str, model.Document]:
@@ -172,7 +201,7 @@ class Gate:
         if flask.request.headers.get("Service-Worker", "").strip().lower() == "script":
             return self.render("gate/error.html", 403, heading="Not allowed",
                                message="This site does not install service workers.")
-        if flask.request.path.startswith("/access/") and flask.request.endpoint not in ("stylesheet", "brand"):
+        if flask.request.path.startswith(GATE_PATHS) and flask.request.endpoint not in ("stylesheet", "brand"):
             retry_after = self.failures.retry_after(client_key(flask.request.remote_addr or "unknown"))
             if retry_after is not None:
                 raise Throttled(retry_after)
@@ -225,7 +254,9 @@ class Gate:
                            message="The gate could not answer this request. Please try again later.")
 
 
-_TOKEN_IN_PATH = re.compile(r"(/access/)[^/\s?#\"'<>]+")
+# Every path that carries a token: links, grants, confirmations, staff sign-ins, subscriptions.
+_TOKEN_IN_PATH = re.compile(r"(/access/|/grant/|/request/confirm/|/staff/sign-in/|/subscribe/(?:confirm|unsubscribe)/)"
+                            r"[^/\s?#\"'<>]+")
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -288,7 +319,7 @@ def log_to_console(level: int = logging.INFO) -> None:
 def create_app(settings: GateSettings) -> flask.Flask:
     """A gate for one project: content, keys and NDA validated at start and followed as they change (see
     `generator.gate.reload`); state in the settings' database."""
-    from generator.gate import access, static_site
+    from generator.gate import access, grant_pages, request_form, staff, static_site, subscriptions
 
     _redact_logs()
     gate = Gate(settings)
@@ -312,6 +343,10 @@ def create_app(settings: GateSettings) -> flask.Flask:
     app.add_url_rule("/access/gate.css", "stylesheet", _stylesheet, methods=["GET"])
     app.add_url_rule("/access/brand.css", "brand", gate.brand_stylesheet, methods=["GET"])
     app.register_blueprint(access.blueprint)
+    app.register_blueprint(request_form.blueprint)
+    app.register_blueprint(grant_pages.blueprint)
+    app.register_blueprint(staff.blueprint)
+    app.register_blueprint(subscriptions.blueprint)
     if settings.serve_site:
         app.register_blueprint(static_site.blueprint)  # last: it answers every other path
     else:

@@ -1,5 +1,5 @@
-"""The gate's audit store in SQLite: a keyed hash chain of events, from which revocations and download
-counts are derived.
+"""The gate's audit log: a keyed hash chain of events in the gate's database (`db.py`), from which
+revocations and download counts are derived.
 
 Each event is one short `BEGIN IMMEDIATE` transaction, so concurrent requests queue for the write
 lock (busy_timeout) instead of losing rows, and the chain stays linear. Each row stores
@@ -19,80 +19,42 @@ import enum
 import hashlib
 import hmac
 import json
-import os
 import re
-import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from generator.errors import StoreError
+from generator.gate.db import Database, Tx
 
-DB_FILE = "gate.sqlite3"
 GENESIS = "0" * 64
-BUSY_TIMEOUT_MS = 10_000
-SCHEMA_VERSION = "2"  # 1: trustcenter 0.1, an unkeyed chain and a revocations table
 # Opens of one link from one address within this window are recorded once: a reload, a mail
 # scanner or a script opening a link a thousand times does not write a thousand rows.
 OPEN_DEDUP_MINUTES = 10
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    at TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    status INTEGER,
-    link_id TEXT,
-    recipient TEXT,
-    document TEXT,
-    name TEXT,
-    company TEXT,
-    nda_sha256 TEXT,
-    browser TEXT,
-    ip TEXT,
-    user_agent TEXT,
-    detail TEXT,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_link ON events (link_id, kind);
-CREATE TRIGGER IF NOT EXISTS events_append_only_update BEFORE UPDATE ON events
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
-
 _FIELDS = ("at", "kind", "status", "link_id", "recipient", "document", "name", "company", "nda_sha256",
            "browser", "ip", "user_agent", "detail")
-
-
-def _schema_of(connection: sqlite3.Connection) -> set[tuple[str, str, str]]:
-    return {(kind, name, " ".join(str(sql).split())) for kind, name, sql in connection.execute(
-        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
-
-
-def _expected_schema() -> set[tuple[str, str, str]]:
-    with sqlite3.connect(":memory:") as connection:
-        connection.executescript(_SCHEMA)
-        return _schema_of(connection)
-
-
-# Exactly these tables, index and triggers: an extra trigger (one that silently drops REVOKED or DOWNLOADED
-# rows) or a changed index (one that hides a link's rows from the lookups) makes the database untrusted.
-EXPECTED_SCHEMA = _expected_schema()
+# Columns added in schema 3: in a row's MAC only when set, so rows written before them still verify.
+_LATER_FIELDS = ("request_id", "grant_id", "actor")
+_ALL_FIELDS = (*_FIELDS, *_LATER_FIELDS)
 
 
 class Kind(enum.StrEnum):
-    OPENED = "opened"  # the NDA page or the download offer was shown
+    OPENED = "opened"  # the NDA page or the download offer was shown (a link's, or a grant's)
     ACCEPTED = "accepted"  # the NDA was accepted in one browser
     DOWNLOADED = "downloaded"
     DENIED = "denied"  # any refusal: 403, 410, 429
-    REVOKED = "revoked"
+    REVOKED = "revoked"  # a link or a grant withdrawn
+    MINTED = "minted"  # a sales link signed by `link create`
+    REQUESTED = "requested"  # an access request sent from the form (its address not yet confirmed)
+    CONFIRMED = "confirmed"  # the requester confirmed the address
+    APPROVED = "approved"  # a request approved (by a rule or a staff member): a grant was made
+    REJECTED = "rejected"  # a request denied (by a rule or a staff member)
+    SIGN_IN_SENT = "sign_in_sent"  # a staff sign-in link mailed
+    SIGNED_IN = "signed_in"
+    SIGNED_OUT = "signed_out"
+    SUBSCRIBED = "subscribed"  # a subscription confirmed
+    UNSUBSCRIBED = "unsubscribed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +71,9 @@ class Event:
     ip: str | None = None
     user_agent: str | None = None
     detail: str | None = None
+    request_id: str | None = None
+    grant_id: str | None = None
+    actor: str | None = None  # the staff member (or `cli:<user>`) who acted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +94,9 @@ class Row:
     ip: str | None
     user_agent: str | None
     detail: str | None
+    request_id: str | None
+    grant_id: str | None
+    actor: str | None
     prev_hash: str
     hash: str
 
@@ -157,184 +125,126 @@ def key_id(key: bytes) -> str:
     return hmac.new(key, b"trustcenter audit key id", hashlib.sha256).hexdigest()[:16]
 
 
-def missing(path: Path) -> StoreError:
-    return StoreError(f"there is no gate database at {path}; check --db, or create one with `trustcenter gate "
-                      "--init` (a new database starts with no revocations)")
-
-
 class AuditLog:
-    """One SQLite file; one connection per thread (sqlite3 connections are not shared across threads).
+    """The audit chain in the gate's database (`db.Database`): appends, and what is derived from them.
 
-    The file must exist unless `create` is set: a wrong path or a deleted database must not silently
-    start a new, empty log (revocations and download counts would be lost with it).
+    Made from a path, it opens the database itself (the CLI, tests); made from a Database, it shares it with
+    the gate's other stores.
     """
 
-    def __init__(self, path: Path, key: bytes, *, create: bool = False) -> None:
-        self.path = path
+    def __init__(self, db: Database | Path, key: bytes, *, create: bool = False) -> None:
+        self.db = db if isinstance(db, Database) else Database(db, create=create)
+        self.path = self.db.path
         self._key = key
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        if not path.is_file():
-            if not create:
-                raise missing(path)
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # 0600 from the first byte; SQLite gives its -wal and -shm files the same mode.
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        self._identity = _identity(path)
-        connection = self._connection()
-        connection.execute("PRAGMA journal_mode=WAL")
-        self._prepare(connection, create)
-
-    def _prepare(self, connection: sqlite3.Connection, create: bool) -> None:
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "events" in tables and "meta" not in tables:
-            raise StoreError(f"{self.path} was written by trustcenter 0.1, whose audit chain had no key; keep it as "
-                             "the record of that time and start a new database with `trustcenter gate --init`")
-        if not tables and not create:
-            raise StoreError(f"{self.path} is not a gate database; check --db")
-        connection.executescript(_SCHEMA)  # IF NOT EXISTS throughout: a no-op on an existing database
-        with _Transaction(connection):
-            stored = dict(connection.execute("SELECT key, value FROM meta").fetchall())
-            if not stored:
-                connection.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
-                                       [("schema_version", SCHEMA_VERSION), ("key_id", key_id(self._key))])
-                stored = {"schema_version": SCHEMA_VERSION, "key_id": key_id(self._key)}
-        if stored.get("key_id") != key_id(self._key):
-            raise StoreError(f"the audit key does not match {self.path} (it was created with key "
-                             f"{stored.get('key_id')}, this is {key_id(self._key)}); use the key it was created "
-                             "with (TRUSTCENTER_AUDIT_KEY or audit.key in the state folder)")
-        problem = self.structure_problem()
+        self._check_key()
+        problem = self.db.structure_problem()
         if problem is not None:
+            self.db.close()
             raise StoreError(f"{self.path} cannot be trusted: {problem}; keep the file for investigation and "
                              "restore the last backup that verifies")
 
-    def structure_problem(self) -> str | None:
-        """Why the database's structure cannot be trusted (objects added or changed, a damaged file), or None."""
-        connection = self._connection()
-        found = _schema_of(connection)
-        if found != EXPECTED_SCHEMA:
-            odd = sorted(name for _, name, _ in found ^ EXPECTED_SCHEMA)
-            return f"its tables, indexes or triggers were changed ({', '.join(odd)})"
-        # integrity_check, not quick_check: only it compares each index with its table.
-        verdict = [row[0] for row in connection.execute("PRAGMA integrity_check")]
-        if verdict != ["ok"]:
-            return f"SQLite reports damage ({'; '.join(verdict[:3])})"
-        return None
+    def _check_key(self) -> None:
+        with self.db.write() as tx:
+            stored = tx.scalar("SELECT value FROM meta WHERE key = 'key_id'")
+            if stored is None:
+                tx.execute("INSERT INTO meta (key, value) VALUES ('key_id', ?)", (key_id(self._key),))
+                stored = key_id(self._key)
+        if stored != key_id(self._key):
+            self.db.close()
+            raise StoreError(f"the audit key does not match {self.path} (it was created with key "
+                             f"{stored}, this is {key_id(self._key)}); use the key it was created "
+                             "with (TRUSTCENTER_AUDIT_KEY or audit.key in the state folder)")
 
-    def _connection(self) -> sqlite3.Connection:
-        # Every read and write first makes sure the file is still the one opened (a stat): sqlite3 would
-        # otherwise read a replaced file, or quietly create a new, empty one where a deleted one was.
-        self.check_same_file()
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                         check_same_thread=False)
-            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            # WAL + NORMAL: a committed event survives a crash of the gate; only a power cut can
-            # lose the last commits (FULL would fsync every request).
-            connection.execute("PRAGMA synchronous=NORMAL")
-            self._local.connection = connection
-            with self._lock:
-                self._connections.append(connection)
-        return connection
+    def structure_problem(self) -> str | None:
+        return self.db.structure_problem()
 
     def close(self) -> None:
-        with self._lock:
-            for connection in self._connections:
-                connection.close()
-            self._connections.clear()
-        self._local = threading.local()
-
-    def _write(self) -> _Transaction:
-        return _Transaction(self._connection())
+        self.db.close()
 
     def check_same_file(self) -> None:
-        """Refuse to go on if the database file was deleted or replaced since the gate opened it."""
-        try:
-            current = _identity(self.path)
-        except FileNotFoundError:
-            raise StoreError(f"the gate database {self.path} was deleted while the gate ran; restore it from "
-                             "the backup and restart the gate") from None
-        if current != self._identity:
-            raise StoreError(f"the gate database {self.path} was replaced while the gate ran; restart the gate "
-                             "on the right database")
+        self.db.check_same_file()
 
     def health(self) -> None:
-        """Raise StoreError unless the database is the one opened and can take a write now."""
-        try:
-            with _Transaction(self._connection()) as connection:
-                connection.execute("INSERT INTO meta (key, value) VALUES ('health', '') "
-                                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-        except sqlite3.Error as exc:
-            raise StoreError(f"the gate database cannot be written ({exc})") from None
+        self.db.health()
 
     def record(self, event: Event) -> int:
         """Append one event; returns its id."""
-        with self._write() as connection:
-            return self._append(connection, event)
+        with self.db.write() as tx:
+            return self.append(tx, event)
 
     def record_open(self, event: Event) -> bool:
-        """Append an OPENED event unless the same link was opened from the same address within
+        """Append an OPENED event unless the same link (or grant) was opened from the same address within
         OPEN_DEDUP_MINUTES; returns whether it was recorded."""
-        return self.record_unless_recent(event, ("kind", "link_id", "ip"))
+        return self.record_unless_recent(event, ("kind", "link_id", "grant_id", "ip"))
 
     def record_unless_recent(self, event: Event, same: tuple[str, ...]) -> bool:
         """Append `event` unless one with the same values in the `same` columns was recorded within
         OPEN_DEDUP_MINUTES (a reload, a mail scanner, a script repeating one request a thousand times)."""
-        since = _stamp(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=OPEN_DEDUP_MINUTES))
-        values = {**{field: getattr(event, field, None) for field in _FIELDS}, "kind": event.kind.value}
-        where = " AND ".join(f"{column} IS ?" for column in same)
-        with self._write() as connection:
-            seen = connection.execute(f"SELECT 1 FROM events WHERE {where} AND at >= ? LIMIT 1",  # noqa: S608
-                                      (*(values[column] for column in same), since)).fetchone()
+        since = stamp(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=OPEN_DEDUP_MINUTES))
+        values = {**{field: getattr(event, field, None) for field in _ALL_FIELDS}, "kind": event.kind.value}
+        where = " AND ".join(f"{column} IS ?" for column in same if column in _ALL_FIELDS)
+        with self.db.write() as tx:
+            seen = tx.one(f"SELECT 1 FROM events WHERE {where} AND at >= ? LIMIT 1",  # noqa: S608 - fixed names
+                          (*(values[column] for column in same), since))
             if seen is not None:
                 return False
-            self._append(connection, event)
+            self.append(tx, event)
             return True
 
-    def record_download(self, event: Event, limit: int) -> DownloadOutcome:
-        """Append a download unless the link is revoked (however recently) or `limit` downloads of it are
-        already recorded: checked and recorded in one transaction, so parallel requests cannot exceed it."""
-        with self._write() as connection:
-            reason = _revocation(connection, event.link_id)
+    def record_download(self, event: Event, limit: int | None) -> DownloadOutcome:
+        """Append a download unless its link or grant is revoked (however recently) or `limit` downloads of the
+        link are already recorded: checked and recorded in one transaction, so parallel requests cannot exceed
+        it."""
+        with self.db.write() as tx:
+            reason = (revocation_in(tx, grant_id=event.grant_id) if event.grant_id is not None
+                      else revocation_in(tx, link_id=event.link_id))
             if reason is not None:
                 return DownloadOutcome(False, reason)
-            if _count(connection, event.link_id, Kind.DOWNLOADED) >= limit:
+            if limit is not None and _count(tx, event.link_id, Kind.DOWNLOADED) >= limit:
                 return DownloadOutcome(False)
-            self._append(connection, event)
+            self.append(tx, event)
             return DownloadOutcome(True)
 
-    def revoke(self, link_id: str, reason: str) -> bool:
+    def revoke(self, link_id: str, reason: str, actor: str | None = None) -> bool:
         """Withdraw a link for good; False if it already was."""
-        with self._write() as connection:
-            if _revocation(connection, link_id) is not None:
+        with self.db.write() as tx:
+            if revocation_in(tx, link_id=link_id) is not None:
                 return False
-            self._append(connection, Event(Kind.REVOKED, link_id=link_id, detail=reason))
+            self.append(tx, Event(Kind.REVOKED, link_id=link_id, detail=reason, actor=actor))
             return True
 
     def revocation(self, link_id: str) -> str | None:
         """The reason a link was revoked, or None."""
-        return _revocation(self._connection(), link_id)
+        return revocation_in(self.db.read(), link_id=link_id)
 
     def downloads(self, link_id: str) -> int:
-        return _count(self._connection(), link_id, Kind.DOWNLOADED)
+        return _count(self.db.read(), link_id, Kind.DOWNLOADED)
 
     def seen(self, link_id: str) -> bool:
-        return self._connection().execute("SELECT 1 FROM events WHERE link_id = ? AND kind != ? LIMIT 1",
-                                          (link_id, Kind.REVOKED.value)).fetchone() is not None
+        return self.db.read().one("SELECT 1 FROM events WHERE link_id = ? AND kind NOT IN (?, ?) LIMIT 1",
+                                  (link_id, Kind.REVOKED.value, Kind.MINTED.value)) is not None
 
-    def events(self, link_id: str | None = None) -> list[Row]:
-        return list(self._rows(link_id))
+    def events(self, link_id: str | None = None, *, request_id: str | None = None, grant_id: str | None = None,
+               actor: str | None = None, kinds: Sequence[Kind] = ()) -> list[Row]:
+        """The events, oldest first; each filter given narrows them."""
+        return list(self._rows(link_id=link_id, request_id=request_id, grant_id=grant_id, actor=actor, kinds=kinds))
 
-    def _rows(self, link_id: str | None = None) -> Iterator[Row]:
-        columns = ", ".join(("id", *_FIELDS, "prev_hash", "hash"))
-        if link_id is None:
-            cursor = self._connection().execute(f"SELECT {columns} FROM events ORDER BY id")  # noqa: S608
-        else:
-            cursor = self._connection().execute(f"SELECT {columns} FROM events WHERE link_id = ? ORDER BY id",  # noqa: S608
-                                                (link_id,))
-        for values in cursor:
+    def _rows(self, *, link_id: str | None = None, request_id: str | None = None, grant_id: str | None = None,
+              actor: str | None = None, kinds: Sequence[Kind] = ()) -> Iterator[Row]:
+        columns = ", ".join(("id", *_ALL_FIELDS, "prev_hash", "hash"))
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("link_id", link_id), ("request_id", request_id), ("grant_id", grant_id),
+                              ("actor", actor)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if kinds:
+            where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+            params.extend(kind.value for kind in kinds)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        for values in self.db.read().execute(f"SELECT {columns} FROM events{clause} ORDER BY id",  # noqa: S608
+                                             params):
             yield Row(*values)
 
     def verify_chain(self, checkpoints: Sequence[Checkpoint] = ()) -> ChainCheck:
@@ -355,7 +265,7 @@ class AuditLog:
                 return ChainCheck(False, count - 1, previous, f"event {count} is missing (next is {row.id})")
             if row.prev_hash != previous:
                 return ChainCheck(False, count - 1, previous, f"event {row.id} does not follow event {row.id - 1}")
-            values = {field: getattr(row, field) for field in _FIELDS}
+            values = {field: getattr(row, field) for field in _ALL_FIELDS}
             if not hmac.compare_digest(self._mac(previous, row.id, values), row.hash):
                 return ChainCheck(False, count - 1, previous, f"event {row.id} was changed after it was written")
             previous = row.hash
@@ -376,23 +286,28 @@ class AuditLog:
             raise StoreError(f"the audit log does not verify ({check.problem}); no checkpoint was written")
         return Checkpoint.make(self._key, check.events, check.head)
 
-    def _append(self, connection: sqlite3.Connection, event: Event) -> int:
-        last = connection.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+    def append(self, tx: Tx, event: Event) -> int:
+        """Append `event` inside the caller's write transaction (with the change it records, in one commit)."""
+        last = tx.one("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")
         event_id, previous = (1, GENESIS) if last is None else (last[0] + 1, last[1])
-        values = {field: getattr(event, field, None) for field in _FIELDS}
-        values["at"] = _stamp(dt.datetime.now(dt.UTC))
+        values = {field: getattr(event, field, None) for field in _ALL_FIELDS}
+        values["at"] = stamp(dt.datetime.now(dt.UTC))
         values["kind"] = event.kind.value
-        cursor = connection.execute(
-            f"INSERT INTO events (id, {', '.join(_FIELDS)}, prev_hash, hash) "  # noqa: S608 - fixed column names
-            f"VALUES (?, {', '.join('?' for _ in _FIELDS)}, ?, ?)",
-            (event_id, *(values[field] for field in _FIELDS), previous, self._mac(previous, event_id, values)),
+        cursor = tx.execute(
+            f"INSERT INTO events (id, {', '.join(_ALL_FIELDS)}, prev_hash, hash) "  # noqa: S608 - fixed column names
+            f"VALUES (?, {', '.join('?' for _ in _ALL_FIELDS)}, ?, ?)",
+            (event_id, *(values[field] for field in _ALL_FIELDS), previous, self._mac(previous, event_id, values)),
         )
         if cursor.rowcount != 1:  # a trigger that silently drops the row (RAISE(IGNORE))
             raise StoreError(f"{self.path} did not record an event it was given; the database cannot be trusted")
         return int(event_id)
 
     def _mac(self, previous: str, event_id: int, values: dict[str, Any]) -> str:
-        canonical = json.dumps({"id": event_id, **values}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        # Columns added after schema 2 count only when set: a row written before them keeps its MAC.
+        canonical_values = {field: value for field, value in values.items()
+                            if field not in _LATER_FIELDS or value is not None}
+        canonical = json.dumps({"id": event_id, **canonical_values}, sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=False)
         return hmac.new(self._key, (previous + canonical).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
@@ -407,7 +322,7 @@ class Checkpoint:
 
     @classmethod
     def make(cls, key: bytes, events: int, head: str) -> Checkpoint:
-        at = _stamp(dt.datetime.now(dt.UTC))
+        at = stamp(dt.datetime.now(dt.UTC))
         return cls(at, events, head, _checkpoint_mac(key, at, events, head))
 
     def authentic(self, key: bytes) -> bool:
@@ -435,44 +350,30 @@ def _checkpoint_mac(key: bytes, at: str, events: int, head: str) -> str:
     return hmac.new(key, f"checkpoint|{at}|{events}|{head}".encode(), hashlib.sha256).hexdigest()
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT: takes the write lock first, so read-then-write is atomic."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self.connection = connection
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.connection.execute("BEGIN IMMEDIATE")
-        return self.connection
-
-    def __exit__(self, kind: object, error: object, traceback: object) -> None:
-        self.connection.execute("COMMIT" if error is None else "ROLLBACK")
-
-
-def _identity(path: Path) -> tuple[int, int]:
-    info = path.stat()
-    return (info.st_dev, info.st_ino)
-
-
-def _revocation(connection: sqlite3.Connection, link_id: str | None) -> str | None:
-    row = connection.execute("SELECT detail FROM events WHERE link_id = ? AND kind = ? ORDER BY id LIMIT 1",
-                             (link_id, Kind.REVOKED.value)).fetchone()
+def revocation_in(tx: Tx, *, link_id: str | None = None, grant_id: str | None = None) -> str | None:
+    """Why a link (or a grant) was revoked, or None."""
+    column, value = ("grant_id", grant_id) if grant_id is not None else ("link_id", link_id)
+    row = tx.one(f"SELECT detail FROM events WHERE {column} = ? AND kind = ? ORDER BY id LIMIT 1",  # noqa: S608
+                 (value, Kind.REVOKED.value))
     return None if row is None else str(row[0] or "")
 
 
-def _count(connection: sqlite3.Connection, link_id: str | None, kind: Kind) -> int:
-    row = connection.execute("SELECT COUNT(*) FROM events WHERE link_id = ? AND kind = ?",
-                             (link_id, kind.value)).fetchone()
-    return int(row[0])
+def _count(tx: Tx, link_id: str | None, kind: Kind) -> int:
+    return int(tx.scalar("SELECT COUNT(*) FROM events WHERE link_id = ? AND kind = ?", (link_id, kind.value)))
 
 
-def _stamp(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def stamp(moment: dt.datetime) -> str:
+    """A time as the database stores it: UTC, ISO 8601, microseconds, so that text order is time order."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def now_stamp() -> str:
+    return stamp(dt.datetime.now(dt.UTC))
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_TABLE_COLUMNS = ("id", "at", "kind", "status", "link_id", "recipient", "document", "name", "company", "browser",
-                  "ip", "detail")
+_TABLE_COLUMNS = ("id", "at", "kind", "status", "link_id", "grant_id", "request_id", "recipient", "document", "name",
+                  "company", "actor", "ip", "detail")
 
 
 def format_rows(rows: list[Row], style: str) -> str:

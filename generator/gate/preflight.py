@@ -13,7 +13,7 @@ from pathlib import Path
 from generator.content import diagnostics, model
 from generator.content.project import Project
 from generator.errors import ContentError, UserError
-from generator.gate import audit, keys, reload, state
+from generator.gate import audit, db, keys, reload, state
 from generator.gate.settings import AUDIT_KEY_ENV, SECRET_ENV, SESSION_SECRET_FILE, audit_key, default_db
 
 
@@ -74,7 +74,7 @@ def _database(project: Project, path: Path, create_db: bool) -> Check:
         if create_db:
             return Check(True, f"database: none at {path} yet; --init creates it (and its audit key) when the gate "
                                "starts")
-        return Check(False, f"database: {audit.missing(path).message}")
+        return Check(False, f"database: {db.missing(path).message}")
     try:
         log = audit.AuditLog(path, audit_key(project), create=False)
     except UserError as error:

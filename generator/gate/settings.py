@@ -7,7 +7,9 @@ import dataclasses
 from pathlib import Path
 
 from generator.content.project import Project
-from generator.gate import audit, state
+from generator.gate import audit, db, state
+from generator.gate.mail import MailSettings
+from generator.gate.store import Store
 
 SECRET_ENV = "TRUSTCENTER_GATE_SECRET"  # noqa: S105 - the name of a variable, not a secret
 AUDIT_KEY_ENV = "TRUSTCENTER_AUDIT_KEY"
@@ -36,10 +38,13 @@ class GateSettings:
     failure_limit: int = 20
     failure_window_seconds: float = 300.0
     session_hours: float = 12.0
+    public_url: str | None = None  # where links in e-mails point (default: gate_url, else trust_center_url)
+    mail: MailSettings | None = None  # None: no e-mail, so the request form and staff sign-in are closed
+    webhooks_file: Path | None = None  # endpoints and secrets of webhooks (TRUSTCENTER_WEBHOOKS)
 
 
 def default_db(project: Project) -> Path:
-    return project.state_dir / audit.DB_FILE
+    return project.state_dir / db.DB_FILE
 
 
 def audit_key(project: Project, *, create: bool = False) -> bytes:
@@ -51,20 +56,29 @@ def open_log(project: Project, db_path: Path | None, *, create: bool = False) ->
     """The project's audit store, for the CLI (`audit`, `link revoke`) as for the gate."""
     path = db_path or default_db(project)
     if not create and not path.is_file():
-        raise audit.missing(path)  # before the key: the database is what was asked for
+        raise db.missing(path)  # before the key: the database is what was asked for
     return audit.AuditLog(path, audit_key(project, create=create), create=create)
+
+
+def open_store(project: Project, db_path: Path | None, *, create: bool = False) -> Store:
+    """The project's whole store (requests, grants, outbox, audit), for the CLI as for the gate."""
+    path = db_path or default_db(project)
+    if not create and not path.is_file():
+        raise db.missing(path)
+    return Store(path, audit_key(project, create=create), create=create)
 
 
 def settings_for(project: Project, *, site_dir: Path | None = None, db_path: Path | None = None,
                  secure_cookies: bool = True, include_demo_keys: bool = False, create_db: bool = False,
                  serve_site: bool = True, reload_seconds: float = RELOAD_SECONDS,
-                 checkpoints: Path | None = None) -> GateSettings:
+                 checkpoints: Path | None = None, public_url: str | None = None, mail: MailSettings | None = None,
+                 webhooks_file: Path | None = None) -> GateSettings:
     """Settings for a project on disk: the session secret and audit key in the state folder (or the environment);
     demo keys in the content's keys/ trusted only when asked for (`trustcenter demo`)."""
     folder = project.state_dir
     db_path = db_path or default_db(project)
     if not create_db and not db_path.is_file():
-        raise audit.missing(db_path)  # before the key: the database is what is missing
+        raise db.missing(db_path)  # before the key: the database is what is missing
     return GateSettings(
         project=project,
         site_dir=site_dir or project.site_dir,
@@ -77,4 +91,7 @@ def settings_for(project: Project, *, site_dir: Path | None = None, db_path: Pat
         create_db=create_db,
         serve_site=serve_site,
         secure_cookies=secure_cookies,
+        public_url=public_url,
+        mail=mail if mail is not None else MailSettings.from_env(),
+        webhooks_file=webhooks_file,
     )

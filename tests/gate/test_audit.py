@@ -7,6 +7,7 @@ import csv
 import io
 import itertools
 import json
+import shutil
 import sqlite3
 import threading
 from pathlib import Path
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 from generator.cli import main
 from generator.content.project import Project
 from generator.errors import StoreError
-from generator.gate import audit, settings
+from generator.gate import audit, db, settings
 
 
 def audit_key(tmp_path: Path) -> bytes:
@@ -39,7 +40,7 @@ def tamper(path: Path, *statements: str) -> None:
     for statement in statements:
         database.execute(statement)
     database.commit()
-    database.executescript(audit._SCHEMA)  # the triggers again, as they were
+    database.executescript(db._V2)  # the triggers again, as they were
     database.close()
 
 
@@ -216,7 +217,7 @@ def rechain_without_the_key(path: Path) -> None:
                                                                                           row[0]))
         previous = digest
     database.commit()
-    database.executescript(audit._SCHEMA)
+    database.executescript(db._V2)
     database.close()
 
 
@@ -297,7 +298,7 @@ def test_health_fails_when_the_database_cannot_take_a_write(log: audit.AuditLog,
     reader = audit.AuditLog(log.path, audit_key(tmp_path))
     reader.close()
     read_only = sqlite3.connect(f"file:{log.path}?mode=ro", uri=True, isolation_level=None)
-    reader._local.connection = read_only  # this thread's connection, opened read-only as on a read-only mount
+    reader.db._local.connection = read_only  # this thread's connection, opened read-only as on a read-only mount
     with pytest.raises(StoreError, match="cannot be written"):
         reader.health()
 
@@ -347,3 +348,35 @@ def test_an_index_that_hides_a_links_rows_is_found(log: audit.AuditLog, tmp_path
     database.close()
     with pytest.raises(StoreError, match="SQLite reports damage"):
         audit.AuditLog(log.path, audit_key(tmp_path))
+
+
+def test_a_database_written_by_schema_2_is_migrated_and_its_chain_still_verifies(tmp_path: Path) -> None:
+    # tests/gate/data/gate-v2.sqlite3 was written by the gate of schema 2 (commit fb82c52), with key bytes 0..31.
+    path = tmp_path / "gate.sqlite3"
+    shutil.copyfile(Path(__file__).parent / "data" / "gate-v2.sqlite3", path)
+    key = bytes(range(32))
+    log = audit.AuditLog(path, key)
+    assert log.db.meta("schema_version") == str(db.SCHEMA_VERSION)
+    assert log.structure_problem() is None  # the same tables as a database made new
+    check = log.verify_chain()
+    assert (check.ok, check.events) == (True, 4)
+    assert log.revocation("link-v2-0002") == "deal lost" and log.downloads("link-v2-0001") == 1
+    log.record(audit.Event(audit.Kind.REVOKED, grant_id="g-0001", actor="staff@halyard.example", detail="ended"))
+    assert log.verify_chain().ok and log.verify_chain().events == 5
+    assert [row.kind for row in log.events(grant_id="g-0001")] == ["revoked"]
+    log.close()
+    reopened = audit.AuditLog(path, key)  # a second start does not migrate again
+    assert reopened.verify_chain().events == 5
+    reopened.close()
+
+
+def test_a_database_from_a_newer_gate_is_refused(tmp_path: Path) -> None:
+    log = audit.AuditLog(tmp_path / "state" / "gate.sqlite3", audit_key(tmp_path), create=True)
+    path = log.path
+    log.close()
+    database = sqlite3.connect(path)
+    database.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    database.commit()
+    database.close()
+    with pytest.raises(StoreError, match="written by a newer trustcenter"):
+        audit.AuditLog(path, audit_key(tmp_path))

@@ -20,7 +20,7 @@ from support import free_port
 from generator.cli import main
 from generator.errors import GateConfigError
 from generator.gate import app as gate_app
-from generator.gate import audit
+from generator.gate import db
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ def test_the_gate_refuses_to_start_on_a_log_that_does_not_verify(project: Path, 
     database.execute("DROP TRIGGER events_append_only_update")
     database.execute("UPDATE events SET ip = '198.51.100.1'")
     database.commit()
-    database.executescript(audit._SCHEMA)  # the trigger put back: only the chain can tell
+    database.executescript(db._V2)  # the trigger put back: only the chain can tell
     database.close()
     with pytest.raises(Exception, match="does not verify") as refused:
         gate_app.create_app(settings(project, tmp_path))

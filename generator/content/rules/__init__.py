@@ -157,6 +157,7 @@ def _apply_suppressions(found: list[tuple[Rule, Finding]], settings: model.Confi
 def _import_rules() -> None:
     # The rule modules register themselves on import; imported here so the catalogue is whole when used.
     from generator.content.rules import (  # noqa: F401
+        access,
         certifications,
         company,
         controls,

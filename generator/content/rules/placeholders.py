@@ -65,6 +65,12 @@ def placeholder_content(ctx: Context) -> Iterator[Finding]:
             yield Finding("subprocessors.yaml", ("subprocessors", index, "website"),
                           f"'{sub.website}' uses {domain}, a domain reserved for examples; write the subprocessor's "
                           "real website or leave it out", domain)
+    for index, address in enumerate(tc.access.staff if tc.access is not None else []):
+        domain = reserved_domain(address)
+        if domain:
+            yield Finding("access.yaml", ("staff", index), f"'{address}' uses {domain}, a domain reserved for "
+                                                           "examples: its sign-in links and review notices reach "
+                                                           "nobody; write a real staff address", domain)
     for number, line in enumerate(tc.nda_text.splitlines(), start=1):
         if NDA_PLACEHOLDER in line:
             yield Finding("", (), "the NDA is still the placeholder `trustcenter init` wrote; replace it with the "
