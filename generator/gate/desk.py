@@ -83,15 +83,19 @@ class Desk:
         found = {d.id: d.title for d in self.content.documents}
         return [found.get(doc, doc) for doc in documents]
 
-    def _mail(self, tx: Tx, to: str, subject: str, template: str, **context: object) -> None:
+    def send_mail(self, tx: Tx, to: str, subject: str, template: str, unsubscribe: str | None = None,
+                  **context: object) -> None:
+        """Queue one e-mail from templates/mail/<template>.txt (and .html), in the caller's transaction; the
+        templates also get company, contact and trust_center_url."""
         if self.sender is None:
             raise AccessError("e-mail is not configured (TRUSTCENTER_SMTP_URL); the gate cannot send this message")
         company = self.content.company
         mail.queue(self.store.outbox, tx, mail.Mail(to, subject, template, {
             "company": company.display_name, "contact": company.contacts.sales or company.contacts.security,
-            "trust_center_url": company.trust_center_url, **context}), self.sender)
+            "trust_center_url": company.trust_center_url, **context}, unsubscribe), self.sender)
 
-    def _webhook(self, tx: Tx, event_type: str, **data: object) -> None:
+    def webhook(self, tx: Tx, event_type: str, **data: object) -> None:
+        """Queue a webhook event for the endpoints that want it, in the caller's transaction."""
         webhooks.emit(self.store.outbox, tx, self.endpoints, event_type, data)
 
     # ------------------------------------------------ the requester
@@ -117,7 +121,7 @@ class Desk:
                                        company=form.company, document=",".join(request.documents), ip=visitor.ip,
                                        user_agent=visitor.user_agent, browser=visitor.browser, detail=detail))
             if token is not None:
-                self._mail(tx, form.email, f"Confirm your request for {self.content.company.display_name}'s documents",
+                self.send_mail(tx, form.email, f"Confirm your request for {self.content.company.display_name}'s documents",
                            "confirm", name=form.name, url=self.confirm_url(token),
                            documents=self._titles(request.documents), hours=24)
         return request
@@ -139,7 +143,7 @@ class Desk:
             store.access.confirm(tx, request)
             store.log.append(tx, Event(Kind.CONFIRMED, request_id=request.id, recipient=request.email,
                                        ip=visitor.ip, user_agent=visitor.user_agent, browser=visitor.browser))
-            self._webhook(tx, "access_request.received", **_request_data(request))
+            self.webhook(tx, "access_request.received", **_request_data(request))
             request = store.access.request(tx, request.id)
             verdict = policy.decide(self.access, request.email, self._still_gated(request.documents))
             if verdict.decision is model.Decision.APPROVE:
@@ -149,11 +153,11 @@ class Desk:
                 self._deny(tx, request, verdict.by, f"{verdict.rule}: {verdict.message or 'denied by rule'}",
                            verdict.message)
                 return Confirmed(store.access.request(tx, request.id), verdict)
-            self._mail(tx, request.email, f"Your request to {self.content.company.display_name} is being reviewed",
+            self.send_mail(tx, request.email, f"Your request to {self.content.company.display_name} is being reviewed",
                        "received", name=request.name, documents=self._titles(request.documents))
             if self.access.notify_staff:
                 for address in self.access.staff:
-                    self._mail(tx, address, f"Access request to review: {mail.one_line(request.company, 80)}",
+                    self.send_mail(tx, address, f"Access request to review: {mail.one_line(request.company, 80)}",
                                "review", request=request, documents=self._titles(request.documents),
                                url=self.staff_url())
             return Confirmed(request, verdict)
@@ -200,7 +204,7 @@ class Desk:
                 return False
             store.log.append(tx, Event(Kind.REVOKED, grant_id=grant_id, request_id=grant.request_id,
                                        recipient=grant.email, actor=by, detail=reason))
-            self._webhook(tx, "grant.revoked", grant_id=grant_id, email=grant.email, company=grant.company,
+            self.webhook(tx, "grant.revoked", grant_id=grant_id, email=grant.email, company=grant.company,
                           by=by, reason=reason)
         return True
 
@@ -208,13 +212,13 @@ class Desk:
         revoked = self.store.log.revoke(link_id, reason, actor=by)
         if revoked:
             with self.store.db.write() as tx:
-                self._webhook(tx, "grant.revoked", link_id=link_id, by=by, reason=reason)
+                self.webhook(tx, "grant.revoked", link_id=link_id, by=by, reason=reason)
         return revoked
 
     def downloaded(self, tx: Tx, *, document: str, email: str, company: str | None, link_id: str | None = None,
                    grant_id: str | None = None) -> None:
         """Tell webhooks of a download (in the download's own transaction)."""
-        self._webhook(tx, "document.downloaded", document=document, email=email, company=company, link_id=link_id,
+        self.webhook(tx, "document.downloaded", document=document, email=email, company=company, link_id=link_id,
                       grant_id=grant_id)
 
     def _pending(self, tx: Tx, request_id: str) -> AccessRequest:
@@ -237,10 +241,10 @@ class Desk:
         store.log.append(tx, Event(Kind.APPROVED, request_id=request.id, grant_id=grant.id, recipient=request.email,
                                    company=request.company, document=",".join(documents), actor=by,
                                    detail=f"{days} days{', NDA on file' if nda_on_file else ''}"))
-        self._mail(tx, request.email, f"Your access to {self.content.company.display_name}'s documents",
+        self.send_mail(tx, request.email, f"Your access to {self.content.company.display_name}'s documents",
                    "grant", name=request.name, url=self.grant_url(token), documents=self._titles(documents),
                    expires=f"{grant.expires_at:%d %B %Y}", nda_on_file=nda_on_file)
-        self._webhook(tx, "access_request.approved", **_request_data(request), grant_id=grant.id,
+        self.webhook(tx, "access_request.approved", **_request_data(request), grant_id=grant.id,
                       granted=list(documents), expires=grant.expires, by=by)
         return grant
 
@@ -249,9 +253,9 @@ class Desk:
         store.access.decide(tx, request, RequestStatus.DENIED, by, reason)
         store.log.append(tx, Event(Kind.REJECTED, request_id=request.id, recipient=request.email,
                                    company=request.company, actor=by, detail=reason))
-        self._mail(tx, request.email, f"Your request to {self.content.company.display_name}", "denied",
+        self.send_mail(tx, request.email, f"Your request to {self.content.company.display_name}", "denied",
                    name=request.name, message=message)
-        self._webhook(tx, "access_request.denied", **_request_data(request), by=by, reason=reason)
+        self.webhook(tx, "access_request.denied", **_request_data(request), by=by, reason=reason)
 
 
 def _request_data(request: AccessRequest) -> dict[str, object]:

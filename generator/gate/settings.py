@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generator.content.project import Project
 from generator.gate import audit, db, state
 from generator.gate.mail import MailSettings
 from generator.gate.store import Store
+
+if TYPE_CHECKING:
+    from generator.gate.desk import Desk
 
 SECRET_ENV = "TRUSTCENTER_GATE_SECRET"  # noqa: S105 - the name of a variable, not a secret
 AUDIT_KEY_ENV = "TRUSTCENTER_AUDIT_KEY"
@@ -95,3 +99,26 @@ def settings_for(project: Project, *, site_dir: Path | None = None, db_path: Pat
         mail=mail if mail is not None else MailSettings.from_env(),
         webhooks_file=webhooks_file,
     )
+
+
+def desk_for(project: Project, db_path: Path | None, *, public_url: str | None = None) -> Desk:
+    """The access desk for a CLI command: the project's store and content, links to the gate's address, mail
+    from the environment (TRUSTCENTER_SMTP_URL), webhooks from TRUSTCENTER_WEBHOOKS."""
+    import os
+    from urllib.parse import urlsplit
+
+    from generator.content.validate import load_valid
+    from generator.gate import webhooks
+    from generator.gate.desk import Desk
+    from generator.gate.mail import Sender
+
+    content = load_valid(project)
+    company = content.company
+    mail = MailSettings.from_env()
+    sender = None
+    if mail is not None:
+        sender = Sender(mail.sender or f"trust@{urlsplit(company.trust_center_url).hostname}", company.display_name)
+    hooks = os.environ.get(webhooks.WEBHOOKS_ENV, "").strip()
+    return Desk(open_store(project, db_path), content,
+                base_url=public_url or company.gate_url or company.trust_center_url, sender=sender,
+                endpoints=webhooks.load_endpoints(Path(hooks)) if hooks else ())
