@@ -96,5 +96,16 @@ class AccessError(UserError):
     """A request or grant action that cannot be done as asked (not pending, not a gated document, mail off)."""
 
 
+class DeliveryError(TrustCenterError):
+    """One delivery failed. `permanent`: retrying cannot help (the row fails at once). `configuration`: the
+    gate's settings are wrong (logged at ERROR; still retried, so the messages go out once they are fixed)."""
+
+    def __init__(self, message: str, permanent: bool, *, configuration: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.configuration = configuration
+
+
 class InitError(UserError):
     """The target cannot hold a new trust center (it exists and is not empty, or is a file)."""

@@ -139,3 +139,12 @@ def signer(project: Path, tmp_path: Path) -> Any:
     from loopback import add_signing_key  # the gate's test harness; imported only by tests that sign
 
     return add_signing_key(project, tmp_path)
+
+
+@pytest.fixture
+def smtp_server() -> Any:
+    """A plain SMTP server on loopback that keeps what it receives (tests/smtp.py: SmtpServer)."""
+    from smtp import SmtpServer
+
+    with SmtpServer() as server:
+        yield server

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from generator.content import diagnostics, model
 from generator.content.project import Project
-from generator.errors import ContentError, UserError
+from generator.errors import ContentError, DeliveryError, UserError
 from generator.gate import audit, db, keys, reload, state
+from generator.gate.mail import SMTP_URL_ENV, MailSettings
 from generator.gate.settings import AUDIT_KEY_ENV, SECRET_ENV, SESSION_SECRET_FILE, audit_key, default_db
 
 
@@ -28,12 +29,19 @@ class Check:
 
 
 def run(project: Project, *, db_path: Path | None = None, create_db: bool = False, site_dir: Path | None = None,
-        serve_site: bool = True) -> list[Check]:
-    """Every check, in the order the gate meets them at start."""
+        serve_site: bool = True, mail: MailSettings | None = None, webhooks_file: Path | None = None) -> list[Check]:
+    """Every check, in the order the gate meets them at start. A mail line when mail is configured or needed
+    (trust/access.yaml), a webhooks line when a webhooks file is configured."""
     db_path = db_path or default_db(project)
     content, content_check = _content(project)
-    return [content_check, _keys(project), _database(project, db_path, create_db),
-            _site(project, content, site_dir or project.site_dir, db_path, serve_site), _session_secret(project)]
+    checks = [content_check, _keys(project), _database(project, db_path, create_db),
+              _site(project, content, site_dir or project.site_dir, db_path, serve_site), _session_secret(project)]
+    mail_check = _mail(project, content, mail)
+    if mail_check is not None:
+        checks.append(mail_check)
+    if webhooks_file is not None:
+        checks.append(_webhooks(webhooks_file))
+    return checks
 
 
 def _content(project: Project) -> tuple[model.TrustCenter | None, Check]:
@@ -115,3 +123,42 @@ def _session_secret(project: Project) -> Check:
         return Check(False, f"session secret: {error.message}")
     return Check(True, f"session secret: from ${SECRET_ENV}" if SECRET_ENV in os.environ else
                  f"session secret: {file}, private to this user")
+
+
+def _mail(project: Project, content: model.TrustCenter | None, mail: MailSettings | None) -> Check | None:
+    """The SMTP server answers as a delivery needs (connection, EHLO, STARTTLS, sign-in), and nothing is sent."""
+    from urllib.parse import urlsplit
+
+    from generator.gate import delivery
+
+    needed = content.access is not None if content is not None else (project.trust_dir / "access.yaml").is_file()
+    if mail is None or not (mail.smtp_url or mail.console_dir):
+        if not needed:
+            return None
+        return Check(False, f"mail: none configured, and {project.content_path('access.yaml')} opens the request "
+                            f"form: the request form and staff sign-in need e-mail: set {SMTP_URL_ENV}")
+    if mail.console_dir is not None:
+        return Check(True, f"mail: printed to the console and kept in {mail.console_dir} (the demo); nothing is sent")
+    try:
+        transport = delivery.SmtpTransport(mail)
+        answered = transport.probe()
+    except UserError as error:
+        return Check(False, f"mail: {error.message}")
+    except DeliveryError as error:
+        return Check(False, f"mail: {error.message}; e-mail would wait in the outbox (check {SMTP_URL_ENV})")
+    sender = mail.sender
+    if sender is None and content is not None:
+        sender = f"trust@{urlsplit(content.company.trust_center_url).hostname}"
+    sent_as = f"; messages come from {sender}" if sender else ""
+    return Check(True, f"mail: {answered} answers; nothing was sent{sent_as}")
+
+
+def _webhooks(file: Path) -> Check:
+    from generator.gate import webhooks
+
+    try:
+        endpoints = webhooks.load_endpoints(file)
+    except UserError as error:
+        return Check(False, f"webhooks: {error.message}")
+    names = ", ".join(endpoint.name for endpoint in endpoints)
+    return Check(True, f"webhooks: {file}: {len(endpoints)} endpoint(s){': ' + names if names else ''}")
