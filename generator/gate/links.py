@@ -1,21 +1,28 @@
-"""`trustcenter link create`: check a request against the content, sign it, print the personal URL.
+"""`trustcenter link create`: check a request against the content, sign it, print the personal URL; and what
+became of the links minted (`link list`, the staff page).
 
 Runs on the sales person's machine and must answer fast: it reads two content files with the safe
-YAML reader (no pydantic model, no MkDocs, no Flask).
+YAML reader (no pydantic model, no MkDocs, no Flask). Where the gate's database is on the same machine
+(the gate's host, the demo), the link is recorded there as a MINTED event, so `link list` and the staff
+page can show it and what became of it; a link minted elsewhere is known to the gate only once opened.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from generator.content.project import Project
 from generator.errors import CannotCreateLink
 from generator.gate.tokens import CONTROL_RE, EMAIL_RE, MAX_COMPANY_CHARS, MAX_DOWNLOADS_LIMIT, Link, mint, new_link_id
+
+if TYPE_CHECKING:
+    from generator.gate.audit import AuditLog
 
 DEFAULT_LIFETIME_DAYS = 14
 DEFAULT_MAX_DOWNLOADS = 5
@@ -33,11 +40,27 @@ class LinkRequest:
 
 
 @dataclasses.dataclass(frozen=True)
+class Record:
+    """Where `create` records the link it mints: the gate's database at `db_path` (default: the project's), if
+    there is one. `create` makes one (the demo, which starts its gate on it next); `link create` never does."""
+
+    db_path: Path | None = None
+    create: bool = False
+    actor: str | None = None  # who minted it, for the audit: `cli:<user>`
+
+    def path(self, project: Project) -> Path:
+        from generator.gate.db import DB_FILE  # not settings: it would load the gate's mail templates
+
+        return self.db_path or project.state_dir / DB_FILE
+
+
+@dataclasses.dataclass(frozen=True)
 class CreatedLink:
     url: str
     token: str
     link: Link
     kid: str
+    recorded_in: Path | None = None  # the database the MINTED event went to; None: not recorded
 
     @property
     def host(self) -> str:
@@ -56,6 +79,7 @@ class CreatedLink:
             "max_downloads": self.link.max_downloads,
             "nda_on_file": self.link.nda_on_file,
             "kid": self.kid,
+            "recorded_in": None if self.recorded_in is None else str(self.recorded_in),
         }
 
 
@@ -71,8 +95,10 @@ class _Settings:
 
 
 def create(project: Project, request: LinkRequest, *, private_key_path: Path, gate_url: str | None = None,
-           now: dt.datetime | None = None) -> CreatedLink:
-    """Check the request against the content, sign it, and return the personal URL."""
+           now: dt.datetime | None = None, record: Record | None = None) -> CreatedLink:
+    """Check the request against the content, sign it, and return the personal URL; with `record`, the link is
+    recorded in the gate's database before it is returned, where there is one (a link recorded nowhere
+    is still valid)."""
     from generator.gate import keys
 
     settings = _read_settings(project)
@@ -101,7 +127,110 @@ def create(project: Project, request: LinkRequest, *, private_key_path: Path, ga
                 issued_at=now, expires_at=expires_at, max_downloads=request.max_downloads,
                 nda_on_file=request.nda_on_file)
     token = mint(link, private_key=private_key, kid=kid, issuer=settings.issuer)
-    return CreatedLink(f"{base}/access/{token}", token, link, kid)
+    recorded_in = _record(project, link, record) if record is not None else None
+    return CreatedLink(f"{base}/access/{token}", token, link, kid, recorded_in)
+
+
+def _record(project: Project, link: Link, record: Record) -> Path | None:
+    """The MINTED event in the gate's database, if there is one (or `record.create`); returns where it went."""
+    path = record.path(project)
+    if not record.create and not path.is_file():
+        return None
+    from generator.gate import settings
+    from generator.gate.audit import Event, Kind
+
+    log = settings.open_log(project, path, create=record.create)
+    try:
+        log.record(Event(Kind.MINTED, link_id=link.link_id, recipient=link.recipient, document=link.document_id,
+                         company=link.company, actor=record.actor, detail=minted_detail(link)))
+    finally:
+        log.close()
+    return path
+
+
+# ---------------------------------------------------------------- what became of the links minted
+
+
+def minted_detail(link: Link) -> str:
+    """A MINTED event's detail: readable in `trustcenter audit`, and read back by `minted_links`."""
+    return (f"expires={_iso(link.expires_at)} max_downloads={link.max_downloads} "
+            f"nda_on_file={'yes' if link.nda_on_file else 'no'}")
+
+
+class LinkStatus(enum.StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    USED_UP = "used_up"  # every download the link allows was made
+
+
+@dataclasses.dataclass(frozen=True)
+class MintedLink:
+    """A sales link as the audit log knows it: the MINTED event and what the gate recorded since."""
+
+    link_id: str
+    recipient: str
+    document: str
+    company: str | None
+    minted: str
+    minted_by: str | None
+    expires: str | None  # None: the event's detail could not be read
+    max_downloads: int | None
+    nda_on_file: bool
+    opened: int = 0
+    accepted: int = 0
+    downloads: int = 0
+    revoked: str | None = None  # the reason
+
+    @property
+    def status(self) -> LinkStatus:
+        if self.revoked is not None:
+            return LinkStatus.REVOKED
+        if self.expires is not None and self.expires <= _iso(dt.datetime.now(dt.UTC)):
+            return LinkStatus.EXPIRED
+        if self.max_downloads is not None and self.downloads >= self.max_downloads:
+            return LinkStatus.USED_UP
+        return LinkStatus.ACTIVE
+
+    def as_json(self) -> dict[str, Any]:
+        return {"link_id": self.link_id, "recipient": self.recipient, "document": self.document,
+                "company": self.company, "expires": self.expires, "status": self.status.value,
+                "opened": self.opened, "accepted": self.accepted, "downloads": self.downloads,
+                "max_downloads": self.max_downloads, "nda_on_file": self.nda_on_file, "minted": self.minted,
+                "minted_by": self.minted_by, "revoked": self.revoked}
+
+
+def minted_links(log: AuditLog) -> list[MintedLink]:
+    """Every link recorded as minted, newest first, with its opens, acceptances, downloads and revocation."""
+    from generator.gate.audit import Kind
+
+    counted = {Kind.OPENED.value: "opened", Kind.ACCEPTED.value: "accepted", Kind.DOWNLOADED.value: "downloads"}
+    found: dict[str, MintedLink] = {}
+    tallies: dict[str, dict[str, int]] = {}
+    revoked: dict[str, str] = {}
+    for row in log.events(kinds=(Kind.MINTED, Kind.OPENED, Kind.ACCEPTED, Kind.DOWNLOADED, Kind.REVOKED)):
+        if row.link_id is None:
+            continue
+        if row.kind == Kind.MINTED.value:
+            if row.link_id not in found:
+                found[row.link_id] = _minted(row.link_id, row.recipient, row.document, row.company, row.at, row.actor,
+                                             row.detail)
+        elif row.kind == Kind.REVOKED.value:
+            revoked.setdefault(row.link_id, row.detail or "")
+        elif row.grant_id is None:  # a grant's events name no link; counted only where a link was used
+            tally = tallies.setdefault(row.link_id, {})
+            tally[counted[row.kind]] = tally.get(counted[row.kind], 0) + 1
+    return [dataclasses.replace(link, revoked=revoked.get(link.link_id), opened=tally.get("opened", 0),
+                                accepted=tally.get("accepted", 0), downloads=tally.get("downloads", 0))
+            for link in reversed(found.values()) for tally in (tallies.get(link.link_id, {}),)]
+
+
+def _minted(link_id: str, recipient: str | None, document: str | None, company: str | None, at: str,
+            actor: str | None, detail: str | None) -> MintedLink:
+    fields = dict(part.partition("=")[::2] for part in (detail or "").split())
+    limit = fields.get("max_downloads", "")
+    return MintedLink(link_id, recipient or "", document or "", company, at, actor, fields.get("expires") or None,
+                      int(limit) if limit.isdigit() else None, fields.get("nda_on_file") == "yes")
 
 
 def parse_expiry(value: str | None, *, now: dt.datetime, max_days: int) -> dt.datetime:
