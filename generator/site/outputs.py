@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -69,14 +70,25 @@ def _csv_safe(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def atom_feed(data: SiteData, *, limit: int = 100) -> str:
-    """Updates and subprocessor changes, newest first (RFC 4287)."""
+@dataclasses.dataclass(frozen=True)
+class FeedEntry:
+    """One change notice: an entry of the Atom feed, and what `trustcenter notify` mails to subscribers."""
+
+    date: dt.date
+    id: str  # stable from build to build: a feed reader never shows an entry twice, `notify` never mails one twice
+    title: str
+    link: str
+    html: str  # the entry's content: escaped or sanitized HTML
+
+
+def feed_entries(data: SiteData) -> list[FeedEntry]:
+    """Every change notice up to the build's day, newest first: updates, subprocessor changes, certifications."""
     tc = data.tc
     linker = pages.Linker()
-    entries: list[tuple[dt.date, str, str, str, str]] = []  # date, id, title, link, html
+    entries: list[FeedEntry] = []
     for update in data.published_updates:
         link = _url(tc, linker.page_url(pages.UPDATES) + f"#{update.slug}")
-        entries.append((update.date, link, update.title, link, str(markup.render(update.body))))
+        entries.append(FeedEntry(update.date, link, update.title, link, str(markup.render(update.body))))
     for change in data.subprocessors.history:
         sub = change.subprocessor
         page = _url(tc, linker.page_url(pages.SUBPROCESSORS))
@@ -91,30 +103,75 @@ def atom_feed(data: SiteData, *, limit: int = 100) -> str:
         else:
             summary = (f"<p>{name} was {change.kind} as a subprocessor on {change.date.isoformat()}. Purpose: "
                        f"{_escape(sub.purpose.rstrip('.'))}. Locations: {_escape(pages.location_names(sub))}.</p>")
-        # Stable ids: one entry per announced change, never shown twice by a reader.
-        entry_id = f"{page}#{change.kind}-{sub.slug}-{change.date.isoformat()}"
+        # Stable ids: one entry per announced change, never shown twice by a reader. An announcement is named by
+        # the day the subprocessor starts, which the YAML says, not by the day it was announced, which may be
+        # the build's day where git cannot tell (no history): so `notify` never mails it twice.
+        named = sub.added if change.kind == "announced" and sub.added is not None else change.date
+        entry_id = f"{page}#{change.kind}-{sub.slug}-{named.isoformat()}"
         if change.details and change.kind == "changed":
             entry_id += "-" + hashlib.sha256(change.details.encode()).hexdigest()[:8]
         title = {"announced": f"Subprocessor announced: {sub.display_name}, from {_iso(sub.added)}"}.get(
             change.kind, f"Subprocessor {change.kind}: {sub.display_name}")
-        entries.append((change.date, entry_id, title, link, summary))
-    entries.sort(key=lambda e: (e[0], e[1]), reverse=True)
+        entries.append(FeedEntry(change.date, entry_id, title, link, summary))
+    entries += _certification_entries(data, linker)
+    entries.sort(key=lambda e: (e.date, e.id), reverse=True)
+    return entries
+
+
+def _certification_entries(data: SiteData, linker: pages.Linker) -> list[FeedEntry]:
+    """A report or certificate issued, and one that is no longer current: both derived from its dates, like the
+    status the compliance page shows, so the notice and the page agree. A withdrawal carries no date: the page
+    shows it, the feed cannot date it."""
+    tc = data.tc
+    page = _url(tc, linker.page_url(pages.COMPLIANCE))
+    entries: list[FeedEntry] = []
+    for view in data.certifications:
+        cert = view.cert
+        if view.status is model.Status.WITHDRAWN:
+            continue
+        name = cert.display_name
+        link = f"{page}#{cert.id}"
+        issued = cert.report_date or cert.valid_from
+        if issued is not None and issued <= data.today:
+            facts = [f"Auditor: {cert.auditor}." if cert.auditor else "",
+                     f"Audit period: {pages.period_text(cert.audit_period)}." if cert.audit_period else "",
+                     f"As of {pages.nice_date(cert.as_of)}." if cert.as_of else "",
+                     f"Valid until {pages.nice_date(cert.valid_until)}." if cert.valid_until else ""]
+            kind = "Certificate" if cert.valid_until and not cert.audit_period else "Report"
+            summary = f"<p>{_escape(kind)} issued on {issued.isoformat()}: {_escape(name)}. " \
+                      f"{_escape(' '.join(fact for fact in facts if fact))}</p>"
+            entries.append(FeedEntry(issued, f"{page}#issued-{cert.id}-{issued.isoformat()}",
+                                     f"{kind} issued: {name}", link, summary))
+        until = cert.current_until
+        if until is not None and until < data.today and (issued is None or issued <= until):
+            ended = until + dt.timedelta(days=1)
+            summary = (f"<p>{_escape(name)} counted as current until {until.isoformat()}. The compliance page "
+                       "shows what replaces it, or when it is expected.</p>")
+            entries.append(FeedEntry(ended, f"{page}#ended-{cert.id}-{until.isoformat()}",
+                                     f"No longer current: {name}", link, summary))
+    return entries
+
+
+def atom_feed(data: SiteData, *, limit: int = 100) -> str:
+    """Updates, subprocessor changes and certifications, newest first (RFC 4287)."""
+    tc = data.tc
+    entries = feed_entries(data)
     etree.register_namespace("", _ATOM)
     feed = etree.Element(f"{{{_ATOM}}}feed")
     _sub(feed, "title", f"{tc.company.display_name} Trust Center updates")
     _sub(feed, "id", _url(tc, FEED))
-    _sub(feed, "updated", _timestamp(entries[0][0] if entries else tc.last_updated))
+    _sub(feed, "updated", _timestamp(entries[0].date if entries else tc.last_updated))
     etree.SubElement(feed, f"{{{_ATOM}}}link", rel="self", href=_url(tc, FEED), type="application/atom+xml")
     etree.SubElement(feed, f"{{{_ATOM}}}link", rel="alternate", href=_url(tc, ""), type="text/html")
     author = etree.SubElement(feed, f"{{{_ATOM}}}author")
     _sub(author, "name", tc.company.name)
-    for date, entry_id, title, link, html_text in entries[:limit]:
+    for item in entries[:limit]:
         entry = etree.SubElement(feed, f"{{{_ATOM}}}entry")
-        _sub(entry, "id", entry_id)
-        _sub(entry, "title", title)
-        _sub(entry, "updated", _timestamp(date))
-        etree.SubElement(entry, f"{{{_ATOM}}}link", rel="alternate", href=link, type="text/html")
-        content = _sub(entry, "content", html_text)
+        _sub(entry, "id", item.id)
+        _sub(entry, "title", item.title)
+        _sub(entry, "updated", _timestamp(item.date))
+        etree.SubElement(entry, f"{{{_ATOM}}}link", rel="alternate", href=item.link, type="text/html")
+        content = _sub(entry, "content", item.html)
         content.set("type", "html")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + etree.tostring(feed, encoding="unicode") + "\n"
 

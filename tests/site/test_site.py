@@ -15,6 +15,7 @@ from support import copy_demo, edit, run_cli
 
 from generator.content.project import Project
 from generator.content.validate import load_valid
+from generator.gate.app import GATE_PATHS
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -262,6 +263,8 @@ def check_internal_links(site: Path) -> int:
                 continue
             target, fragment = urldefrag(urljoin(page_url, value))
             path = unquote(urlparse(target).path).lstrip("/")
+            if ("/" + path).startswith(GATE_PATHS):
+                continue  # the gate's own pages (request form, subscriptions): the gate serves them beside the site
             file = site / path
             if file.is_dir() or path == "" or path.endswith("/"):
                 file = file / "index.html"
