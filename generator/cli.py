@@ -12,6 +12,7 @@ import click
 
 if TYPE_CHECKING:
     from generator.content.project import Project
+    from generator.gate.desk import Desk
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -189,8 +190,67 @@ def reference(output: Path, write_schemas: bool) -> None:
 def _db_option(func: F) -> F:
     return click.option(
         "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="The gate's SQLite database (default: .trustcenter/gate.sqlite3 in the project).",
+        help="The gate's SQLite database (default: gate.sqlite3 in the project's state folder, "
+             "$TRUSTCENTER_STATE_DIR or ~/.local/state/trustcenter/<project>-<hash>/).",
     )(func)
+
+
+def _as_option(func: F) -> F:
+    return click.option(
+        "--as", "actor", default=None, metavar="EMAIL",
+        help="Who acts, as the audit log records it (default: cli:<your user name>).",
+    )(func)
+
+
+def _cli_actor(given: str | None = None) -> str:
+    """Who a command acts as, for the audit: --as, else `cli:<OS user>`."""
+    import getpass
+
+    from generator.errors import UserError
+
+    if given is None:
+        try:
+            user = getpass.getuser()
+        except (OSError, KeyError):  # no user name in this environment (a container without one)
+            user = "unknown"
+        return f"cli:{' '.join(user.split())[:64] or 'unknown'}"
+    actor = " ".join(given.split())
+    if not actor or len(actor) > 254 or not actor.isprintable():
+        raise UserError("--as must name who acts in at most 254 printable characters, e.g. alice@example.com")
+    return actor
+
+
+def _print_json(value: object) -> None:
+    import json
+
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _when(stamp: str | None) -> str:
+    """A stored time for a table: to the minute, UTC."""
+    return "" if not stamp else stamp[:16].replace("T", " ")
+
+
+def _deliver(desk: Desk) -> None:
+    """One delivery pass for what a command queued (the gate's worker retries whatever cannot go now)."""
+    import os
+
+    from generator.errors import UserError
+    from generator.gate import delivery, webhooks
+    from generator.gate.mail import MailSettings
+
+    hooks = os.environ.get(webhooks.WEBHOOKS_ENV, "").strip()
+    try:
+        worker = delivery.worker_for(desk.store.outbox, MailSettings.from_env(), desk.endpoints if hooks else None)
+        worker.deliver_due()
+    except UserError as error:
+        click.echo(f"warning: nothing was sent now ({error.message}); the messages wait in the outbox for the "
+                   "gate", err=True)
+        return
+    waiting = len(desk.store.outbox.items(pending_only=True))
+    if waiting:
+        click.echo(f"note: {waiting} message(s) wait in the outbox; the running gate delivers them and retries "
+                   "what fails", err=True)
 
 
 @main.group()
@@ -233,10 +293,13 @@ def link() -> None:
               help="The signing key (default: the file named by TRUSTCENTER_SIGNING_KEY).")
 @click.option("--gate-url", default=None, help="The gate's address (default: gate_url in trust/company.yaml).")
 @click.option("--json", "as_json", is_flag=True, help="Print an object with url, link_id, document, recipient, expires.")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The gate's database to record the link in, so `link list` and the staff page show it (default: "
+                   "the gate's database in the project's state folder, if there is one; never created).")
 @project_option
 def link_create(document: str, recipient: str, company: str | None, expires: str | None, max_downloads: int,
                 nda_on_file: bool, private_key_path: Path | None, gate_url: str | None, as_json: bool,
-                project: Project) -> None:
+                db_path: Path | None, project: Project) -> None:
     """Print a personal URL for DOCUMENT: <gate URL>/access/<token>."""
     from generator.errors import UserError
     from generator.gate import links
@@ -245,15 +308,21 @@ def link_create(document: str, recipient: str, company: str | None, expires: str
         raise UserError("no signing key: pass --private-key or set TRUSTCENTER_SIGNING_KEY to the file "
                         "`trustcenter keys new` wrote")
     request = links.LinkRequest(document, recipient, company, expires, max_downloads, nda_on_file)
-    created = links.create(project, request, private_key_path=private_key_path, gate_url=gate_url)
+    record = links.Record(db_path, actor=_cli_actor())
+    created = links.create(project, request, private_key_path=private_key_path, gate_url=gate_url, record=record)
     if as_json:
         import json
 
+        # "recorded_in": null says what the note below says to people; stdout stays one JSON object.
         click.echo(json.dumps(created.as_json(), indent=2))
-    else:
-        click.echo(created.url)
-        click.echo(f"link {created.link.link_id} for {created.link.recipient}: {created.link.document_id}, "
-                   f"expires {created.as_json()['expires']}; it opens the gate at {created.host}", err=True)
+        return
+    click.echo(created.url)
+    if created.recorded_in is None:
+        click.echo(f"note: the link is not recorded: there is no gate database at {record.path(project)}; "
+                   "`trustcenter link list` and the staff page show only links minted where the gate's database is "
+                   "(run this on the gate's host, or pass --db)", err=True)
+    click.echo(f"link {created.link.link_id} for {created.link.recipient}: {created.link.document_id}, "
+               f"expires {created.as_json()['expires']}; it opens the gate at {created.host}", err=True)
 
 
 @link.command("revoke")
@@ -261,9 +330,11 @@ def link_create(document: str, recipient: str, company: str | None, expires: str
 @click.option("--reason", default="withdrawn by the sender", show_default=True, help="Kept in the audit log.")
 @click.option("--create", is_flag=True, help="Create the gate database if there is none yet (revoking before the "
                                              "gate first runs); without it a missing database is an error.")
+@_as_option
 @_db_option
 @project_option
-def link_revoke(link_id: str, reason: str, create: bool, db_path: Path | None, project: Project) -> None:
+def link_revoke(link_id: str, reason: str, create: bool, actor: str | None, db_path: Path | None,
+                project: Project) -> None:
     """Withdraw a link at once; holds across gate restarts."""
     from generator.errors import UserError
     from generator.gate import settings, tokens
@@ -271,12 +342,32 @@ def link_revoke(link_id: str, reason: str, create: bool, db_path: Path | None, p
     if not tokens.LINK_ID_RE.fullmatch(link_id):
         raise UserError(f"'{link_id[:70]}' is not a link id; copy it from `link create --json` or `trustcenter audit`")
     log = settings.open_log(project, db_path, create=create)
-    if not log.revoke(link_id, " ".join(reason.split())[:500]):
+    if not log.revoke(link_id, " ".join(reason.split())[:500], actor=_cli_actor(actor)):
         click.echo(f"link {link_id} was already revoked")
     elif log.seen(link_id):
         click.echo(f"revoked link {link_id}")
     else:
         click.echo(f"revoked link {link_id} (the gate has not seen it yet; check the id if that is unexpected)")
+
+
+@link.command("list")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a list of objects with link_id, recipient, document, expires, status and the counts.")
+@_db_option
+@project_option
+def link_list(as_json: bool, db_path: Path | None, project: Project) -> None:
+    """The links recorded as minted in the gate's database, and whether each was opened, accepted, downloaded."""
+    from generator.gate import audit, links, settings
+
+    minted = links.minted_links(settings.open_log(project, db_path))
+    if as_json:
+        _print_json([link.as_json() for link in minted])
+        return
+    click.echo(audit.table(
+        ("link_id", "status", "recipient", "company", "document", "expires", "opened", "accepted", "downloads"),
+        [(link.link_id, link.status.value, link.recipient, link.company, link.document, _when(link.expires),
+          link.opened, link.accepted,
+          f"{link.downloads}/{link.max_downloads}" if link.max_downloads else link.downloads) for link in minted]))
 
 
 @main.command()
@@ -305,11 +396,16 @@ def link_revoke(link_id: str, reason: str, create: bool, db_path: Path | None, p
                    "agrees with every one, so an older copy of the database put back is refused.")
 @click.option("--check", "check_only", is_flag=True,
               help="Check the deployment and serve nothing: content, gated files, trusted keys, database and audit "
-                   "chain, site folder, session secret; one line each, exit 1 if any fails.")
+                   "chain, site folder, session secret, mail server (connects, sends nothing), webhooks file; one "
+                   "line each, exit 1 if any fails.")
+@click.option("--webhooks", "webhooks_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="TRUSTCENTER_WEBHOOKS",
+              help="The webhooks file: endpoints, their secrets and the events each receives (kept out of trust/; "
+                   "default: $TRUSTCENTER_WEBHOOKS).")
 @project_option
 def gate(host: str, port: int, db_path: Path | None, create_db: bool, site_dir: Path | None, no_site: bool,
          threads: int, trusted_proxy: str | None, insecure_cookies: bool, reload_seconds: float, checkpoints: Path | None,
-         check_only: bool,
+         check_only: bool, webhooks_file: Path | None,
          project: Project) -> None:
     """Run the gate (and serve the built site beside it) with waitress; it follows changes to trust/."""
     from generator.errors import GateConfigError
@@ -319,15 +415,16 @@ def gate(host: str, port: int, db_path: Path | None, create_db: bool, site_dir: 
 
     if check_only:
         from generator.gate import preflight
+        from generator.gate.mail import MailSettings
 
         checks = preflight.run(project, db_path=db_path, create_db=create_db, site_dir=site_dir,
-                               serve_site=not no_site)
+                               serve_site=not no_site, mail=MailSettings.from_env(), webhooks_file=webhooks_file)
         for line in (line for check in checks for line in check.lines()):
             click.echo(line)
         sys.exit(0 if all(check.ok for check in checks) else 1)
     settings = settings_for(project, site_dir=site_dir, db_path=db_path, secure_cookies=not insecure_cookies,
                             create_db=create_db, serve_site=not no_site, reload_seconds=reload_seconds,
-                            checkpoints=checkpoints)
+                            checkpoints=checkpoints, webhooks_file=webhooks_file)
     if skipped := keys.demo_kids(project):
         click.echo(f"note: not trusting the demo key(s) {', '.join(skipped)} in "
                    f"{project.display(keys.keys_dir(project))}/; only `trustcenter demo` honours demo links", err=True)
@@ -344,9 +441,36 @@ def gate(host: str, port: int, db_path: Path | None, create_db: bool, site_dir: 
     gate_app.serve(app, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy)
 
 
+@main.command("outbox")
+@click.option("--retry", is_flag=True, help="Make failed and waiting messages due again, then deliver once (with "
+                                            "the mail server of $TRUSTCENTER_SMTP_URL, webhooks of "
+                                            "$TRUSTCENTER_WEBHOOKS).")
+@click.option("--id", "item_id", type=click.IntRange(1), default=None, help="Only this message.")
+@click.option("--json", "as_json", is_flag=True, help="Print a list of objects (never the bodies).")
+@_db_option
+@project_option
+def outbox(retry: bool, item_id: int | None, as_json: bool, db_path: Path | None, project: Project) -> None:
+    """The e-mails and webhook events the gate sent or is trying to send: status, attempts, last error."""
+    from generator.errors import UserError
+    from generator.gate import delivery, settings
+
+    store = settings.open_store(project, db_path)
+    if item_id is not None and store.outbox.item(item_id) is None:
+        raise UserError(f"there is no message {item_id} in the outbox; `trustcenter outbox` lists them")
+    if retry:
+        for line in delivery.retry_and_deliver(store.outbox, item_id):
+            click.echo(line, err=True)
+    items = [store.outbox.item(item_id)] if item_id is not None else store.outbox.items(limit=50)
+    click.echo(delivery.format_items([item for item in items if item is not None], "json" if as_json else "table"))
+
+
 @main.command("audit")
 @_db_option
 @click.option("--link", "link_id", default=None, help="Only this link's events.")
+@click.option("--request", "request_id", default=None, help="Only this access request's events.")
+@click.option("--grant", "grant_id", default=None, help="Only this grant's events.")
+@click.option("--staff", "actor", default=None, metavar="EMAIL",
+              help="Only the events of what this staff member (or `cli:<user>`, `rule:<name>`) did.")
 @click.option("--format", "style", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--verify", is_flag=True, help="Check the keyed chain (and the checkpoints, if given) instead of "
                                              "listing events.")
@@ -354,8 +478,8 @@ def gate(host: str, port: int, db_path: Path | None, create_db: bool, site_dir: 
               help="With --verify: also check the chain against the checkpoints in this file. Alone: verify the "
                    "chain and append a checkpoint of its head to this file (keep it off the gate's host).")
 @project_option
-def audit_log(db_path: Path | None, link_id: str | None, style: str, verify: bool, checkpoint_file: Path | None,
-              project: Project) -> None:
+def audit_log(db_path: Path | None, link_id: str | None, request_id: str | None, grant_id: str | None,
+              actor: str | None, style: str, verify: bool, checkpoint_file: Path | None, project: Project) -> None:
     """Who opened, accepted and downloaded; every denied attempt; the chain's integrity."""
     from generator.errors import StoreError
     from generator.gate import audit, settings
@@ -376,7 +500,132 @@ def audit_log(db_path: Path | None, link_id: str | None, style: str, verify: boo
         click.echo(f"checkpoint appended to {checkpoint_file}: {point.events} events, head {point.head}; copy it "
                    "somewhere the gate's host cannot write")
         return
-    click.echo(audit.format_rows(log.events(link_id), style))
+    click.echo(audit.format_rows(log.events(link_id, request_id=request_id, grant_id=grant_id, actor=actor), style))
+
+
+# ---------------------------------------------------------------- access requests and grants (staff review)
+
+
+# RequestStatus's values, spelled out so that `--help` needs no import (tests/test_cli_access.py compares them).
+REQUEST_STATUSES = ("unconfirmed", "pending", "approved", "denied", "expired")
+
+
+@main.group("requests")
+def requests_group() -> None:
+    """Access requests from the gate's request form: list them, approve or deny the pending ones."""
+
+
+@requests_group.command("list")
+@click.option("--status", type=click.Choice(REQUEST_STATUSES), default=None, help="Only requests in this state.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a list of objects with id, email, company, documents, status, created.")
+@_db_option
+@project_option
+def requests_list(status: str | None, as_json: bool, db_path: Path | None, project: Project) -> None:
+    """The requests, newest first."""
+    from generator.gate import audit, settings
+    from generator.gate.grants import RequestStatus
+
+    found = settings.open_store(project, db_path).access.requests(RequestStatus(status) if status else None)
+    if as_json:
+        _print_json([request.as_json() for request in found])
+        return
+    click.echo(audit.table(("id", "created", "status", "email", "name", "company", "documents"),
+                           [(r.id, _when(r.created), r.status.value, r.email, r.name, r.company, ",".join(r.documents))
+                            for r in found]))
+
+
+@requests_group.command("approve")
+@click.argument("request_id")
+@click.option("--days", type=int, default=None, help="How long the grant lasts (default: default_days of "
+                                                     "access.yaml; at most its max_days).")
+@click.option("--documents", default=None, metavar="A,B",
+              help="The gated documents to grant, by id, comma-separated (default: those asked for).")
+@click.option("--nda-on-file", is_flag=True,
+              help="An NDA with them is on file: their link shows no NDA (the requester's own claim is not enough).")
+@_as_option
+@_db_option
+@project_option
+def requests_approve(request_id: str, days: int | None, documents: str | None, nda_on_file: bool, actor: str | None,
+                     db_path: Path | None, project: Project) -> None:
+    """Approve a pending request: a grant, and its personal link mailed to the requester."""
+    from generator.gate import settings
+
+    by = _cli_actor(actor)
+    chosen = None if documents is None else [doc.strip() for doc in documents.split(",") if doc.strip()]
+    desk = settings.desk_for(project, db_path)
+    grant = desk.approve(request_id, by, documents=chosen, days=days, nda_on_file=nda_on_file)
+    click.echo(f"approved request {request_id}: grant {grant.id} gives {grant.email} {', '.join(grant.documents)} "
+               f"until {grant.expires[:10]}; the link is mailed to them")
+    _deliver(desk)
+
+
+@requests_group.command("deny")
+@click.argument("request_id")
+@click.option("--reason", required=True, help="Why, for the audit log (the requester is told it was not approved).")
+@_as_option
+@_db_option
+@project_option
+def requests_deny(request_id: str, reason: str, actor: str | None, db_path: Path | None, project: Project) -> None:
+    """Deny a pending request; the requester is told."""
+    from generator.errors import UserError
+    from generator.gate import settings
+
+    by = _cli_actor(actor)
+    text = " ".join(reason.split())
+    if not text or len(text) > 500 or not text.isprintable():
+        raise UserError("--reason must say why in at most 500 printable characters")
+    desk = settings.desk_for(project, db_path)
+    request = desk.deny(request_id, by, text)
+    click.echo(f"denied request {request.id} of {request.email}; they are told")
+    _deliver(desk)
+
+
+@main.group("grants")
+def grants_group() -> None:
+    """Grants made from approved requests: list them, revoke one."""
+
+
+@grants_group.command("list")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a list of objects with id, email, documents, expires, status.")
+@_db_option
+@project_option
+def grants_list(as_json: bool, db_path: Path | None, project: Project) -> None:
+    """The grants, newest first, active or not."""
+    from generator.gate import audit, settings
+
+    found = settings.open_store(project, db_path).access.grants()
+    if as_json:
+        _print_json([grant.as_json() for grant in found])
+        return
+    click.echo(audit.table(("id", "status", "email", "company", "documents", "expires", "approved_by"),
+                           [(g.id, g.status.value, g.email, g.company, ",".join(g.documents), _when(g.expires),
+                             g.approved_by) for g in found]))
+
+
+@grants_group.command("revoke")
+@click.argument("grant_id")
+@click.option("--reason", default=None, help="Kept in the audit log (default: revoked by whoever acts).")
+@_as_option
+@_db_option
+@project_option
+def grants_revoke(grant_id: str, reason: str | None, actor: str | None, db_path: Path | None,
+                  project: Project) -> None:
+    """Withdraw a grant at once: its link answers 410 from now on."""
+    from generator.errors import UserError
+    from generator.gate import settings
+
+    by = _cli_actor(actor)
+    text = " ".join((reason if reason is not None else f"revoked by {by}").split())
+    if not text or len(text) > 500 or not text.isprintable():
+        raise UserError("--reason must say why in at most 500 printable characters")
+    desk = settings.desk_for(project, db_path)
+    if not desk.revoke_grant(grant_id, by, text):
+        click.echo(f"grant {grant_id} was already revoked")
+        return
+    click.echo(f"revoked grant {grant_id}: its link answers 410 from now on")
+    _deliver(desk)
 
 
 @main.command()
@@ -409,6 +658,20 @@ def changes(since: str | None, until: str | None, style: str, project: Project) 
 
     report = content_changes.changes(project, since, until)
     click.echo(content_changes.render(report, style), nl=False)
+
+
+@main.command()
+@_db_option
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; record, queue and send nothing.")
+@click.option("--base-url", default=None, metavar="URL",
+              help="The gate's address for the unsubscribe links (default: gate_url in trust/company.yaml).")
+@project_option
+def notify(db_path: Path | None, dry_run: bool, base_url: str | None, project: Project) -> None:
+    """Mail each new change notice (the Atom feed's entries) to confirmed subscribers, never one twice; run it after each deploy, where the gate's database is."""
+    from generator.publish import notify as notices
+
+    for line in notices.notify(project, db_path, base_url=base_url, dry_run=dry_run).lines():
+        click.echo(line)
 
 
 @main.command()

@@ -88,10 +88,11 @@ class RunningGate:
 
 
 @contextlib.contextmanager
-def running_gate(gate_settings: GateSettings, threads: int = 8) -> Iterator[RunningGate]:
+def running_gate(gate_settings: GateSettings, threads: int = 8, port: int = 0) -> Iterator[RunningGate]:
     app = gate_app.create_app(gate_settings)
     # The limits `trustcenter gate` runs with, so what the tests see is what production sees.
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads, ident="", **gate_app.SERVER_LIMITS)
+    server = waitress.create_server(app, host="127.0.0.1", port=port, threads=threads, ident="",
+                                    **gate_app.SERVER_LIMITS)
     port = int(server.effective_port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -153,7 +154,7 @@ class Browser:
         self.cookies: dict[str, str] = {}
         self.cookie_attributes: dict[str, str] = {}
 
-    def request(self, method: str, path: str, *, form: dict[str, str] | None = None,
+    def request(self, method: str, path: str, *, form: dict[str, str] | list[tuple[str, str]] | None = None,
                 headers: dict[str, str] | None = None, cookies: bool = True) -> Reply:
         connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
         sent = {"User-Agent": "test-browser/1.0", **(headers or {})}
@@ -179,7 +180,7 @@ class Browser:
     def get(self, path: str, **options: Any) -> Reply:
         return self.request("GET", path, **options)
 
-    def post(self, path: str, form: dict[str, str], **options: Any) -> Reply:
+    def post(self, path: str, form: dict[str, str] | list[tuple[str, str]], **options: Any) -> Reply:
         return self.request("POST", path, form=form, **options)
 
     def csrf_from(self, reply: Reply) -> str:

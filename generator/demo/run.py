@@ -6,6 +6,7 @@ import dataclasses
 import socket
 from collections.abc import Callable
 
+from generator.content.model import TrustCenter
 from generator.content.project import Project
 from generator.errors import UserError
 from generator.gate import app as gate_app
@@ -36,16 +37,24 @@ def run(project: Project, options: DemoOptions, say: Callable[[str], None]) -> N
     if document is None:
         raise UserError(f"{project.content_path('documents.yaml')} has no gated document to make a demo link for")
     link = links.create(project, links.LinkRequest(document, options.recipient, options.company),
-                        private_key_path=private_key, gate_url=base)
+                        private_key_path=private_key, gate_url=base,
+                        record=links.Record(create=True, actor="demo"))  # the gate starts on this database next
     say(f"\nsite:  {base}/\n"
         f"demo link to '{document}' for {options.recipient} ({options.company}), valid until "
         f"{link.link.expires_at:%Y-%m-%d %H:%M} UTC:\n"
         f"{link.url}\n\n"
         f"mint more: .venv/bin/trustcenter link create {document} --to you@example.com "
         f"--private-key {private_key} --gate-url {base}\n"
-        f"audit:     .venv/bin/trustcenter audit\n"
+        f"audit:     .venv/bin/trustcenter audit\n\n"
+        f"{_request_loop(report.trust_center, base)}"
         "stop with Ctrl+C\n")
-    app = gate_app.create_app(settings.settings_for(project, include_demo_keys=True, create_db=True))
+    from generator.gate.mail import MailSettings
+
+    # The demo prints its e-mail (and keeps each as a .eml file) unless a mail server is configured; the links
+    # in it point at this demo, not at the content's gate_url.
+    mail = MailSettings.from_env() or MailSettings(console_dir=project.state_dir / "mail")
+    app = gate_app.create_app(settings.settings_for(project, include_demo_keys=True, create_db=True, mail=mail,
+                                                    public_url=base))
     gate_app.serve(app, host=options.host, port=options.port)
 
 
@@ -55,3 +64,21 @@ def _write_missing_confidential_pdfs(project: Project) -> None:
 
     if not all((project.trust_dir / pdf.path).is_file() for pdf in documents.DEMO_PDFS if pdf.confidential):
         documents.write_demo_pdfs(project.trust_dir, confidential_only=True)
+
+
+def _request_loop(content: TrustCenter, base: str) -> str:
+    """How to try the request loop: which addresses each rule of the demo's access.yaml decides, and where the
+    e-mails go (printed below, as they are sent)."""
+    access = content.access
+    if access is None:
+        return ""
+    lines = [f"request access: {base}/request  (the e-mails are printed here, as they are sent)"]
+    for rule in access.rules:
+        who = ", ".join(rule.domains) or ("free mail (gmail.com, ...)" if rule.free_mail else
+                                          "throwaway addresses (mailinator.com, ...)" if rule.disposable else
+                                          "anyone")
+        lines.append(f"  {who}: {rule.decision.value}" + (" (no NDA: on file)" if rule.nda.value == "on_file" and
+                                                          rule.decision.value == "approve" else ""))
+    lines.append("  any other address: staff review")
+    lines.append(f"staff page:     {base}/staff  (sign in as {access.staff[0]}; the link is printed here)")
+    return "\n".join(lines) + "\n\n"

@@ -18,7 +18,8 @@ from werkzeug.exceptions import MethodNotAllowed
 
 from generator.gate import audit, watermark
 from generator.gate.app import current, see_other
-from generator.gate.refusals import BadCsrfToken, CrossSiteRequest, NotAccepted, RevokedLink, UsedUpLink
+from generator.gate.grants import Grant
+from generator.gate.refusals import BadCsrfToken, CrossSiteRequest, NotAccepted, Refusal, RevokedLink, UsedUpLink
 from generator.gate.tokens import Link
 
 MAX_FIELD_CHARS = 200
@@ -47,11 +48,8 @@ def accept(token: str) -> ResponseReturnValue:
     """Record the acceptance (or pass on to the download) and redirect, 303."""
     gate = current()
     link = gate.link(token)
-    check_same_origin(link)
+    check_form(link=link)
     csrf = browser_session()
-    sent = flask.request.form.get("csrf", "")
-    if not sent or not hmac.compare_digest(sent.encode(), csrf.encode()):
-        raise BadCsrfToken("CSRF token missing or not this browser's", link)
     here = f"{flask.request.script_root}/access/{token}"
     if flask.request.form.get("step") == "download":
         if not accepted(link):
@@ -59,7 +57,7 @@ def accept(token: str) -> ResponseReturnValue:
         return see_other(f"{here}/download")
     nda_sha256 = gate.state.nda_sha256
     form = {field: " ".join(flask.request.form.get(field, "").split()) for field in ("name", "company")}
-    errors = _form_errors(form, agreed=flask.request.form.get("accept") == "yes")
+    errors = form_errors(form, agreed=flask.request.form.get("accept") == "yes")
     if flask.session.get(_NDA_SHOWN) != nda_sha256:
         # The gate reloaded a new NDA since this browser was shown one: what is recorded must be what was read.
         errors["accept"] = "The agreement has changed since this page was shown. Read it again, then accept it."
@@ -89,7 +87,11 @@ def download(token: str) -> ResponseReturnValue:
                                   watermark.Stamp(link.recipient, link.company, today, link.link_id))
     # Counted atomically with the checks, so parallel downloads cannot exceed the limit, nor one
     # revoked while the document was being stamped go out.
-    outcome = gate.log.record_download(gate.event(audit.Kind.DOWNLOADED, 200, link), link.max_downloads)
+    desk = gate.desk
+    outcome = gate.log.record_download(
+        gate.event(audit.Kind.DOWNLOADED, 200, link), link.max_downloads,
+        also=lambda tx: desk.downloaded(tx, document=link.document_id, email=link.recipient, company=link.company,
+                                        link_id=link.link_id))
     if outcome.revoked_reason is not None:
         raise RevokedLink(link, outcome.revoked_reason)
     if not outcome.counted:
@@ -114,6 +116,23 @@ def browser_session() -> str:
     return str(session["csrf"])
 
 
+def check_form(expected: str | None = None, *, link: Link | None = None, grant: Grant | None = None,
+               refusal: type[BadCsrfToken] = BadCsrfToken, detail: str = "CSRF token missing or not this browser's"
+               ) -> None:
+    """What every POST of the gate's forms must show: the browser says it comes from this site (Origin,
+    Sec-Fetch-Site), and it carries the CSRF token — this browser's (Flask's session), or `expected` (a staff
+    session's). Refusals name the link or grant the form was about, for the audit."""
+    try:
+        check_same_origin(link)
+        token = browser_session() if expected is None else expected
+        sent = flask.request.form.get("csrf", "")
+        if not sent or not hmac.compare_digest(sent.encode(), token.encode()):
+            raise refusal(detail, link)
+    except Refusal as refused:
+        refused.grant = grant
+        raise
+
+
 def check_same_origin(link: Link | None) -> None:
     """Refuse POSTs that the browser says come from elsewhere (on top of the CSRF token).
 
@@ -129,7 +148,8 @@ def check_same_origin(link: Link | None) -> None:
         raise CrossSiteRequest(f"Origin: {origin[:80]}", link)
 
 
-def _form_errors(form: dict[str, str], *, agreed: bool) -> dict[str, str]:
+def form_errors(form: dict[str, str], *, agreed: bool) -> dict[str, str]:
+    """What is wrong with an NDA acceptance form (name, company, the box ticked), by field."""
     errors = {}
     for field, label in (("name", "your full name"), ("company", "your company")):
         value = form[field]

@@ -29,9 +29,10 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from generator.content import model
-from generator.errors import StoreError
-from generator.gate import audit, mail, tokens, webhooks
+from generator.errors import AccessError, StoreError
+from generator.gate import audit, delivery, mail, tokens, webhooks
 from generator.gate.desk import Desk
+from generator.gate.grants import Grant
 from generator.gate.refusals import Refusal, RevokedLink, Throttled, UsedUpLink
 from generator.gate.reload import GateState, Reloader
 from generator.gate.settings import GateSettings
@@ -70,10 +71,14 @@ class Gate:
     def __init__(self, settings: GateSettings) -> None:
         self.settings = settings
         self.reloader = Reloader(settings)  # content, keys and NDA: refuses to start on content that is not valid
+        mail_transport = delivery.mail_transport(settings.mail)  # an SMTP URL that cannot work stops the start
         self.store = Store(settings.db_path, settings.audit_key, create=settings.create_db)
         self.log = self.store.log
         self.endpoints: tuple[webhooks.Endpoint, ...] = (
             webhooks.load_endpoints(settings.webhooks_file) if settings.webhooks_file else ())
+        # Delivers the outbox; `serve` runs its thread, tests and CLI commands call `deliver_due()`.
+        self.delivery = delivery.Worker(self.store.outbox, mail_transport,
+                                        delivery.WebhookTransport(self.endpoints) if settings.webhooks_file else None)
         self._healthy_at = float("-inf")  # when /healthz last wrote to the database
         # Checkpoints kept off the host catch a restored older copy of the log, which verifies on its own.
         pins = audit.Checkpoint.read_file(settings.checkpoints) if settings.checkpoints else []
@@ -138,13 +143,19 @@ class Gate:
             raise UsedUpLink(link)
         return link
 
-    def event(self, kind: audit.Kind, status: int, link: tokens.Link | None, **fields: Any) -> audit.Event:
+    def event(self, kind: audit.Kind, status: int, link: tokens.Link | None, *, grant: Grant | None = None,
+              **fields: Any) -> audit.Event:
+        """An event about this request: its link or grant, the browser, the client."""
         request = flask.request
+        if grant is not None:
+            fields = {"grant_id": grant.id, "request_id": grant.request_id, "recipient": grant.email, **fields}
+        recipient = fields.pop("recipient", link.recipient if link else None)
+        document = fields.pop("document", link.document_id if link else None)
         return audit.Event(
             kind, status=status,
             link_id=link.link_id if link else None,
-            recipient=link.recipient if link else None,
-            document=link.document_id if link else None,
+            recipient=recipient,
+            document=document,
             browser=flask.session.get("browser"),
             ip=request.remote_addr,
             user_agent=(request.user_agent.string or "")[:300] or None,
@@ -160,7 +171,7 @@ class Gate:
         page = flask.render_template(
             template, company_name=company.display_name, contact=state.contact, nda_html=state.nda_html, site_url=site_url,
             document=state.documents.get(link.document_id) if link else None,
-            expires=f"{link.expires_at:%d %B %Y at %H:%M} UTC" if link else None,
+            **({"expires": f"{link.expires_at:%d %B %Y at %H:%M} UTC"} if link else {}),
             **context,
         )
         return flask.Response(page, status, mimetype="text/html")
@@ -185,8 +196,9 @@ class Gate:
             _log_refusal(refusal.status, client, detail)  # first: the console tells even when the database fails
             # The same refusal repeated from one address (a recipient reloading an expired link, a script) is
             # one row: what is recorded is bounded by what differs, not by how often it is asked.
-            self.log.record_unless_recent(self.event(audit.Kind.DENIED, refusal.status, refusal.link, detail=detail),
-                                          ("kind", "link_id", "ip", "status", "detail"))
+            self.log.record_unless_recent(self.event(audit.Kind.DENIED, refusal.status, refusal.link,
+                                                     grant=refusal.grant, detail=detail),
+                                          ("kind", "link_id", "grant_id", "ip", "status", "detail"))
         response = self.render("gate/denied.html", refusal.status, refusal=refusal,
                                message=refusal.message(self.content.company.display_name))
         if isinstance(refusal, Throttled):
@@ -206,6 +218,11 @@ class Gate:
             if retry_after is not None:
                 raise Throttled(retry_after)
         return None
+
+    def access_error(self, error: AccessError) -> ResponseReturnValue:
+        """A request or grant action that cannot be done as asked: said plainly, not a 500."""
+        logger.warning("refused an access action: %s", error.message)
+        return self.render("gate/error.html", 409, heading="This cannot be done", message=error.message)
 
     def store_unavailable(self, error: StoreError) -> ResponseReturnValue:
         logger.error("the gate's database is unavailable: %s", error.message)
@@ -354,9 +371,11 @@ def create_app(settings: GateSettings) -> flask.Flask:
         app.add_url_rule("/", "home", lambda: see_other(gate.content.company.trust_center_url), methods=["GET"])
     app.register_error_handler(Refusal, gate.refuse)
     app.register_error_handler(StoreError, gate.store_unavailable)
+    app.register_error_handler(AccessError, gate.access_error)
     app.register_error_handler(HTTPException, gate.http_error)
     app.register_error_handler(Exception, gate.server_error)
     app.after_request(_security_headers)
+    app.after_request(_wake_delivery)
     return app
 
 
@@ -364,6 +383,7 @@ def close(app: flask.Flask) -> None:
     """Stop following the files and close the gate's database connections (tests restart gates on one file)."""
     gate: Gate = app.extensions[_EXTENSION]
     gate.reloader.stop()
+    gate.delivery.stop()  # before the database closes under it
     gate.log.close()
 
 
@@ -384,6 +404,8 @@ def serve(app: flask.Flask, *, host: str = "127.0.0.1", port: int = 8000, thread
     reloader = current_of(app).reloader
     logger.info("serving: %s", reloader.state.summary())
     reloader.watch()
+    worker = current_of(app).delivery
+    worker.start()
     hangup = getattr(signal, "SIGHUP", None)  # not on Windows
     previous = None
     if hangup is not None and threading.current_thread() is threading.main_thread():
@@ -397,11 +419,27 @@ def serve(app: flask.Flask, *, host: str = "127.0.0.1", port: int = 8000, thread
         if hangup is not None and previous is not None:
             signal.signal(hangup, previous)
         reloader.stop()
+        worker.stop()
 
 
 def see_other(location: str, status: int = 303) -> flask.Response:
     # Not flask.redirect: its HTML body would repeat the location, and with it the token.
     return flask.Response(b"", status, headers={"Location": location})
+
+
+# Forms whose work depends on what the gate knows of an address (on the staff list or not, subscribed or not)
+# answer no sooner than this after they arrive, so the time taken does not tell: mailing a link (a write, a
+# message rendered) takes a few milliseconds that refusing quietly does not. Long enough to cover that work on a
+# busy database, short enough not to be noticed; the forms' per-client limits keep one client from holding
+# many workers with it.
+EVEN_ANSWER_SECONDS = 0.1
+
+
+def answer_no_sooner(started: float, seconds: float = EVEN_ANSWER_SECONDS) -> None:
+    """Wait until `seconds` after `started` (a time.monotonic() reading taken when the request arrived)."""
+    left = started + seconds - time.monotonic()
+    if left > 0:
+        time.sleep(left)
 
 
 def client_key(address: str) -> str:
@@ -421,6 +459,13 @@ def client_key(address: str) -> str:
 def _stylesheet() -> ResponseReturnValue:
     flask.g.static_file = True
     return flask.send_file(STYLESHEET, mimetype="text/css", conditional=True, max_age=3600)
+
+
+def _wake_delivery(response: flask.Response) -> flask.Response:
+    # A request may have queued an e-mail or a webhook event (committed by now): send it at once, not at the
+    # worker's next look. Setting an event; the worker reads before it claims, so a wake with nothing due is cheap.
+    current().delivery.wake()
+    return response
 
 
 def _security_headers(response: flask.Response) -> flask.Response:

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -191,10 +191,11 @@ class AuditLog:
             self.append(tx, event)
             return True
 
-    def record_download(self, event: Event, limit: int | None) -> DownloadOutcome:
+    def record_download(self, event: Event, limit: int | None,
+                        also: Callable[[Tx], None] | None = None) -> DownloadOutcome:
         """Append a download unless its link or grant is revoked (however recently) or `limit` downloads of the
         link are already recorded: checked and recorded in one transaction, so parallel requests cannot exceed
-        it."""
+        it. `also` runs in that transaction when the download is recorded (the webhook event it sends)."""
         with self.db.write() as tx:
             reason = (revocation_in(tx, grant_id=event.grant_id) if event.grant_id is not None
                       else revocation_in(tx, link_id=event.link_id))
@@ -203,6 +204,8 @@ class AuditLog:
             if limit is not None and _count(tx, event.link_id, Kind.DOWNLOADED) >= limit:
                 return DownloadOutcome(False)
             self.append(tx, event)
+            if also is not None:
+                also(tx)
             return DownloadOutcome(True)
 
     def revoke(self, link_id: str, reason: str, actor: str | None = None) -> bool:
@@ -228,6 +231,12 @@ class AuditLog:
                actor: str | None = None, kinds: Sequence[Kind] = ()) -> list[Row]:
         """The events, oldest first; each filter given narrows them."""
         return list(self._rows(link_id=link_id, request_id=request_id, grant_id=grant_id, actor=actor, kinds=kinds))
+
+    def recent(self, limit: int) -> list[Row]:
+        """The last `limit` events, newest first (the staff page's recent activity)."""
+        columns = ", ".join(("id", *_ALL_FIELDS, "prev_hash", "hash"))
+        rows = self.db.read().all(f"SELECT {columns} FROM events ORDER BY id DESC LIMIT ?", (limit,))  # noqa: S608
+        return [Row(*values) for values in rows]
 
     def _rows(self, *, link_id: str | None = None, request_id: str | None = None, grant_id: str | None = None,
               actor: str | None = None, kinds: Sequence[Kind] = ()) -> Iterator[Row]:
@@ -393,6 +402,16 @@ def format_rows(rows: list[Row], style: str) -> str:
     cells = [[_cell(getattr(row, column), 40) for column in _TABLE_COLUMNS] for row in rows]
     widths = [max([len(column), *(len(line[index]) for line in cells)]) for index, column in enumerate(_TABLE_COLUMNS)]
     lines = ["  ".join(column.ljust(width) for column, width in zip(_TABLE_COLUMNS, widths, strict=True)).rstrip()]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in cells]
+    return "\n".join(lines)
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[object]], limit: int = 40) -> str:
+    """Rows as an aligned table for a terminal, each cell on one line, bounded and without control characters
+    (`requests list`, `grants list`, `link list`: names and companies come from visitors)."""
+    cells = [[_cell(value, limit) for value in row] for row in rows]
+    widths = [max([len(column), *(len(line[index]) for line in cells)]) for index, column in enumerate(columns)]
+    lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True)).rstrip()]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in cells]
     return "\n".join(lines)
 

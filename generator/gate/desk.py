@@ -22,6 +22,13 @@ from generator.gate.db import Tx
 from generator.gate.grants import AccessRequest, Grant, RequestStatus
 from generator.gate.store import Store
 
+# Confirmation links mailed for one request at most (the first and two more as the address asks again): whoever
+# types a stranger's address into the form reaches their mailbox this often a day, however many networks they use.
+MAX_CONFIRMATION_MAILS = 3
+# The audit details of a request that mailed a confirmation link (counted against MAX_CONFIRMATION_MAILS).
+MAILED_NEW = "request received; confirmation mailed"
+MAILED_AGAIN = "asked again: added to the open request; a new confirmation mailed"
+
 
 @dataclasses.dataclass(frozen=True)
 class RequestForm:
@@ -42,6 +49,7 @@ class Visitor:
     ip: str | None = None
     user_agent: str | None = None
     browser: str | None = None
+    client: str | None = None  # the network the form's limits count (an IPv4 address or an IPv6 /64)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,29 +109,40 @@ class Desk:
     # ------------------------------------------------ the requester
 
     def submit(self, form: RequestForm, visitor: Visitor) -> AccessRequest:
-        """Record a request (or add to the same address's open one) and mail the confirmation link."""
+        """Record a request (or add to the same address's open one) and mail the confirmation link.
+
+        Anyone can type anyone's address, so the form must not become a way to fill a stranger's mailbox or to
+        rewrite their request: an unconfirmed request takes additions (with a new link, the old one dies) until
+        MAX_CONFIRMATION_MAILS links were mailed for it, then nothing changes and nothing is sent; a confirmed
+        request (pending review) is never changed by the form: asking again starts a new request, which has to
+        be confirmed on its own."""
         _ = self.access  # closed without access.yaml
         store = self.store
         with store.db.write() as tx:
             existing = store.access.open_request_of(tx, form.email)
             token: str | None
-            if existing is None:
+            if existing is None or existing.status is not RequestStatus.UNCONFIRMED:
                 request, token = store.access.create_request(
                     tx, email=form.email, name=form.name, company=form.company, documents=form.documents,
-                    reason=form.reason, nda_on_file=form.nda_on_file, ip=visitor.ip)
-                detail = "request received"
+                    reason=form.reason, nda_on_file=form.nda_on_file, ip=visitor.client or visitor.ip)
+                detail = MAILED_NEW
+            elif _confirmations_mailed(tx, existing.id) >= MAX_CONFIRMATION_MAILS:
+                request, token = existing, None
+                detail = f"asked again: {MAX_CONFIRMATION_MAILS} confirmations were mailed already; nothing changed"
             else:
                 request, token = store.access.add_to_request(
                     tx, existing, name=form.name, company=form.company, documents=form.documents,
                     reason=form.reason, nda_on_file=form.nda_on_file)
-                detail = "asked again: added to the open request"
+                detail = MAILED_AGAIN
             store.log.append(tx, Event(Kind.REQUESTED, request_id=request.id, recipient=form.email, name=form.name,
                                        company=form.company, document=",".join(request.documents), ip=visitor.ip,
                                        user_agent=visitor.user_agent, browser=visitor.browser, detail=detail))
             if token is not None:
+                # No text from the form in it: the address is not confirmed yet, so whoever typed the name could
+                # otherwise put their words (a link, a phone number) into a message from the company to anyone.
                 self.send_mail(tx, form.email, f"Confirm your request for {self.content.company.display_name}'s documents",
-                           "confirm", name=form.name, url=self.confirm_url(token),
-                           documents=self._titles(request.documents), hours=24)
+                           "confirm", url=self.confirm_url(token), documents=self._titles(request.documents),
+                           hours=24)
         return request
 
     def pending_confirmation(self, token: str) -> AccessRequest | None:
@@ -256,6 +275,13 @@ class Desk:
         self.send_mail(tx, request.email, f"Your request to {self.content.company.display_name}", "denied",
                    name=request.name, message=message)
         self.webhook(tx, "access_request.denied", **_request_data(request), by=by, reason=reason)
+
+
+def _confirmations_mailed(tx: Tx, request_id: str) -> int:
+    """How many confirmation links were mailed for a request: its REQUESTED events that say so (the chain is the
+    count, so it holds across restarts and several gates)."""
+    return int(tx.scalar("SELECT COUNT(*) FROM events WHERE request_id = ? AND kind = ? AND detail IN (?, ?)",
+                         (request_id, Kind.REQUESTED.value, MAILED_NEW, MAILED_AGAIN)) or 0)
 
 
 def _request_data(request: AccessRequest) -> dict[str, object]:

@@ -20,7 +20,7 @@ import json
 import secrets
 from collections.abc import Sequence
 
-from generator.errors import StoreError
+from generator.errors import AccessError, StoreError
 from generator.gate import audit
 from generator.gate.audit import now_stamp, stamp
 from generator.gate.db import Database, Tx
@@ -211,10 +211,15 @@ class AccessStore:
         cursor = tx.execute("UPDATE requests SET status = ?, decided = ?, decided_by = ?, decision_reason = ?, "
                             "grant_id = ? WHERE id = ? AND status = ?",
                             (status.value, now_stamp(), by, reason, grant_id, request.id, RequestStatus.PENDING.value))
-        if cursor.rowcount != 1:
-            raise StoreError(f"request {request.id} is no longer pending")
+        if cursor.rowcount != 1:  # decided meanwhile, by someone else
+            raise AccessError(f"request {request.id} is no longer pending: someone decided it meanwhile")
 
     def requests(self, status: RequestStatus | None = None, limit: int = 500) -> list[AccessRequest]:
+        """The newest requests (of one status: all of them that are pending, however old)."""
+        if status is RequestStatus.PENDING:
+            rows = self.db.read().all(f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE status = ? "  # noqa: S608
+                                      "ORDER BY created DESC", (RequestStatus.PENDING.value,))
+            return [_request(row) for row in rows]
         rows = self.db.read().all(f"SELECT {_REQUEST_COLUMNS} FROM requests ORDER BY created DESC LIMIT ?",  # noqa: S608
                                   (limit,))
         found = [_request(row) for row in rows]

@@ -8,12 +8,14 @@ import json
 from typing import Any
 
 from generator.content import git, model
+from generator.content.load import parse_file
 from generator.content.project import Project
-from generator.content.source import WorkTree, at_revision
+from generator.content.source import ContentSource, WorkTree, at_revision
 from generator.publish import history
 
 # "Needs review" comes first: what a change publishes or exposes (a gated document made public, the gate's
-# address, the keys the gate trusts, checks switched off), which a reviewer must see before anything else.
+# address, the keys the gate trusts, who gets gated documents without asking and who approves the rest,
+# checks switched off), which a reviewer must see before anything else.
 REVIEW = "Needs review"
 SECTIONS = (REVIEW, "Certifications", "SOC 3 reports", "Subprocessors", "Controls", "Documents", "Updates")
 
@@ -229,15 +231,113 @@ def _exposure(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
     return found
 
 
+ACCESS_FILE = "access.yaml"
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessSide:
+    """access.yaml at one side of a comparison: the file (None when there is none), or unreadable (it does not
+    validate there, and the notes say so)."""
+
+    file: model.AccessFile | None = None
+    readable: bool = True
+
+
+def access_side(source: ContentSource) -> AccessSide:
+    """access.yaml as `source` has it (the snapshot does not keep it: only `changes` compares it)."""
+    raw = source.read(ACCESS_FILE)
+    if raw is None:
+        return AccessSide()
+    value, _, problems = parse_file(raw, source.display(ACCESS_FILE), model.AccessFile)
+    return AccessSide(value, value is not None and not problems)
+
+
+def _who(rule: model.AccessRule) -> str:
+    if rule.everyone:
+        return "EVERY address (anyone who confirms an e-mail address)"
+    parts = []
+    if rule.domains:
+        parts.append(f"addresses at {', '.join(rule.domains)} and their subdomains")
+    if rule.free_mail:
+        parts.append("ANY free mail address (gmail.com, outlook.com, ...: anyone)")
+    if rule.disposable:
+        parts.append("ANY throwaway address (anyone)")
+    return " or ".join(parts) or "no one"
+
+
+def _rule_sentence(index: int, rule: model.AccessRule, access: model.AccessFile) -> str:
+    """What one rule of access.yaml does, in words a reviewer can check."""
+    label = rule.name or f"rule {index + 1}"
+    who = _who(rule)
+    if rule.decision is model.Decision.APPROVE:
+        what = ("every gated document they ask for" if rule.documents is None
+                else f"the gated documents {', '.join(rule.documents)} (of those they ask for)")
+        nda = ("WITHOUT the NDA (on file)" if rule.nda is model.NdaNeed.ON_FILE
+               else "after accepting the NDA")
+        return (f"rule {label} APPROVES {who} at once, without staff review: {what} for "
+                f"{rule.days or access.default_days} days, {nda}")
+    if rule.decision is model.Decision.DENY:
+        return f"rule {label} denies {who}"
+    return f"rule {label} sends {who} to staff review"
+
+
+def _access(old: AccessSide, new: AccessSide) -> list[Change]:
+    """Who gets gated documents without asking sales, and who decides the rest: every change to access.yaml that
+    widens or narrows that, said loudly (a pull request that approves everyone must not pass as a small edit)."""
+    if not old.readable or not new.readable or old.file == new.file:
+        return []
+    subject = "access.yaml"
+    if new.file is None:
+        return [Change(REVIEW, "access", subject, "access.yaml removed: the request form and the staff page close "
+                                                  "(grants already made stay until they end or are revoked).")]
+    found: list[Change] = []
+    before = old.file
+    if before is None:
+        found.append(Change(REVIEW, "access", subject,
+                            "access.yaml added: the gate's request form opens, and anyone may ask for the gated "
+                            f"documents; staff: {', '.join(new.file.staff)}; grants last up to "
+                            f"{new.file.max_days} days."))
+    else:
+        old_staff = {address.lower() for address in before.staff}
+        for address in new.file.staff:
+            if address.lower() not in old_staff:
+                found.append(Change(REVIEW, "staff added", address,
+                                    f"Staff member {address} added to access.yaml: they can sign in at /staff, "
+                                    "approve requests (any gated document) and revoke grants."))
+        new_staff = {address.lower() for address in new.file.staff}
+        for address in before.staff:
+            if address.lower() not in new_staff:
+                found.append(Change(REVIEW, "staff removed", address,
+                                    f"Staff member {address} removed from access.yaml: their staff sessions end."))
+        for label, was, now in (("default_days", before.default_days, new.file.default_days),
+                                ("max_days", before.max_days, new.file.max_days)):
+            if was != now:
+                found.append(Change(REVIEW, "access", f"access.yaml {label}",
+                                    f"access.yaml {label} changed from {was} to {now}: how long grants last."))
+    rules_before = [] if before is None else [_rule_sentence(i, r, before) for i, r in enumerate(before.rules)]
+    rules_now = [_rule_sentence(i, r, new.file) for i, r in enumerate(new.file.rules)]
+    if rules_before != rules_now:
+        details = tuple(f"{number}. {sentence}" for number, sentence in enumerate(rules_now, start=1))
+        added = [sentence for sentence in rules_now if sentence not in rules_before]
+        removed = [sentence for sentence in rules_before if sentence not in rules_now]
+        said = ([f"now {sentence}" for sentence in added] + [f"no longer: {sentence}" for sentence in removed]
+                or ["the same rules in another order (the first that matches decides)"])
+        found.append(Change(REVIEW, "access rules", subject,
+                            f"Access rules changed: {'; '.join(said)}.", details))
+    return found
+
+
 def _updates(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
     return [Change("Updates", "published", update.title, f"Announcement “{update.title}” ({update.date}).")
             for slug, update in new.updates.items() if slug not in old.updates]
 
 
-def compare(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
-    """Every change a customer would want to hear about, grouped by section in SECTIONS order."""
-    return [*_exposure(old, new), *_certifications(old, new), *_soc3(old, new), *_subprocessors(old, new),
-            *_controls(old, new), *_documents(old, new), *_updates(old, new)]
+def compare(old: history.Snapshot, new: history.Snapshot,
+            access: tuple[AccessSide, AccessSide] = (AccessSide(), AccessSide())) -> list[Change]:
+    """Every change a customer would want to hear about, grouped by section in SECTIONS order; before them, what a
+    reviewer must see (access: access.yaml at each side, which snapshots do not keep)."""
+    return [*_exposure(old, new), *_access(*access), *_certifications(old, new), *_soc3(old, new),
+            *_subprocessors(old, new), *_controls(old, new), *_documents(old, new), *_updates(old, new)]
 
 
 def changes(project: Project, since: str | None = None, until: str | None = None,
@@ -250,10 +350,9 @@ def changes(project: Project, since: str | None = None, until: str | None = None
     root = project.root
     git.require_repository(root)
     notes: list[str] = []
-    if until is None:
-        new = history.snapshot(WorkTree(project, today))
-    else:
-        new = history.snapshot(at_revision(project, git.resolve(root, until)))
+    new_source: ContentSource = (WorkTree(project, today) if until is None
+                                 else at_revision(project, git.resolve(root, until)))
+    new = history.snapshot(new_source)
     if since is not None:
         since_commit: str | None = git.resolve(root, since)
     elif git.has_commits(root):
@@ -265,15 +364,18 @@ def changes(project: Project, since: str | None = None, until: str | None = None
             return Report(head, new.label, [], notes)
     else:
         since_commit = None
+    old_access = AccessSide()
     if since_commit is None:
         old = history.empty_snapshot("the empty repository", today)
     else:
-        old = history.snapshot(at_revision(project, since_commit))
+        old_source = at_revision(project, since_commit)
+        old = history.snapshot(old_source)
+        old_access = access_side(old_source)
     for snap in (old, new):
         for path in snap.unreadable:
             notes.append(f"{path} is missing or does not validate at {snap.label}; its changes are not shown "
                          "(run `trustcenter check`)")
-    return Report(old.label, new.label, compare(old, new), notes)
+    return Report(old.label, new.label, compare(old, new, (old_access, access_side(new_source))), notes)
 
 
 # ---------------------------------------------------------------- rendering

@@ -129,6 +129,14 @@ def _env() -> jinja2.Environment:
     return _ENV
 
 
+def gate_href(company: model.Company, linker: Linker, src: str, path: str) -> str:
+    """The address of one of the gate's pages (e.g. 'request?document=x') from a page of the site: on the gate's own
+    host when gate_url names one, else beside the site, which the gate then serves (relative, so any host works)."""
+    if company.gate_url and company.gate_url.rstrip("/") != company.trust_center_url.rstrip("/"):
+        return f"{company.gate_url.rstrip('/')}/{path}"
+    return f"{linker.to_root(src)}{path}"
+
+
 def render_pages(data: SiteData, linker: Linker | None = None) -> dict[str, str]:
     """Every generated page: source path (as if under docs_dir) -> Markdown."""
     linker = linker or Linker()
@@ -137,6 +145,7 @@ def render_pages(data: SiteData, linker: Linker | None = None) -> dict[str, str]
         "site": data, "tc": tc, "company": tc.company, "Status": model.Status, "Access": model.Access,
         "ControlStatus": model.ControlStatus, "linker": linker, "nav": _nav_links(),
         "documents": {d.id: d for d in tc.documents},
+        "gate_href": lambda src, path: gate_href(tc.company, linker, src, path),
     }
     name = tc.company.display_name
     pages: dict[str, str] = {}

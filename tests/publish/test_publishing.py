@@ -581,6 +581,28 @@ def test_nginx_access_log_records_links_without_their_tokens(proxy: Proxy) -> No
         assert "copy=1" not in text, name
 
 
+def test_nginx_access_log_redacts_every_gate_path_that_carries_a_credential(proxy: Proxy) -> None:
+    secret = "Zq9xWv3kTr7yUp2sNm5bLc8dFg4hJk6mQw1eRt0yUi2"  # shaped like a token of grants.new_token()
+    paths = {f"/grant/{secret}": "/grant/<redacted>",
+             f"/grant/{secret}/documents/soc2-report": "/grant/<redacted>/documents/soc2-report",
+             f"/request/confirm/{secret}": "/request/confirm/<redacted>",
+             f"/staff/sign-in/{secret}": "/staff/sign-in/<redacted>",
+             f"/subscribe/confirm/{secret}": "/subscribe/confirm/<redacted>",
+             f"/subscribe/unsubscribe/{secret}": "/subscribe/unsubscribe/<redacted>"}
+    for path in paths:
+        proxy.get(GATE_HOST, path)
+    deadline = time.monotonic() + 10  # nginx writes a request's line once the response is sent
+    while not all(f'"GET {logged_as} ' in proxy.logged()["trustcenter-gate.access.log"] for logged_as in paths.values()):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    gate_log = proxy.logged()["trustcenter-gate.access.log"]
+    for logged_as in paths.values():
+        assert f'"GET {logged_as} HTTP/1.1"' in gate_log, logged_as
+    for name, text in proxy.logged().items():
+        assert secret not in text, name
+
+
 def test_nginx_answers_a_burst_from_one_address_with_429_and_logs_no_token(proxy: Proxy) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
