@@ -180,6 +180,11 @@ def test_the_access_loop_end_to_end(loop: tuple[RunningGate, Receiver], smtp_ser
     smtp_server.down()
     third = chromium.new_context().new_page()
     request_access(third, base, email="lee@customer.example", name="Lee Example", company="Customer Ltd")
+    deadline = time.monotonic() + 15  # the delivery thread tries, and the server refuses it
+    while not any(item.target == "lee@customer.example" and item.attempts and item.last_error
+                  for item in gate.store.outbox.items(pending_only=True)):
+        assert time.monotonic() < deadline, "no failed delivery attempt while the mail server was down"
+        time.sleep(0.05)
     smtp_server.up()
     gate.store.outbox.retry()  # the next attempt of the backoff, now rather than in 30 s
     gate.delivery.wake()

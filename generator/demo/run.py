@@ -79,6 +79,7 @@ def _request_loop(content: TrustCenter, base: str) -> str:
                                           "anyone")
         lines.append(f"  {who}: {rule.decision.value}" + (" (no NDA: on file)" if rule.nda.value == "on_file" and
                                                           rule.decision.value == "approve" else ""))
-    lines.append("  any other address: staff review")
+    if not any(rule.everyone for rule in access.rules):
+        lines.append("  any other address: staff review")
     lines.append(f"staff page:     {base}/staff  (sign in as {access.staff[0]}; the link is printed here)")
     return "\n".join(lines) + "\n\n"

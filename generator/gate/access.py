@@ -16,13 +16,12 @@ import flask
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import MethodNotAllowed
 
-from generator.gate import audit, watermark
+from generator.gate import audit, forms, watermark
 from generator.gate.app import current, see_other
 from generator.gate.grants import Grant
 from generator.gate.refusals import BadCsrfToken, CrossSiteRequest, NotAccepted, Refusal, RevokedLink, UsedUpLink
 from generator.gate.tokens import Link
 
-MAX_FIELD_CHARS = 200
 _NDA_SHOWN = "nda_shown"  # in the session: the sha256 of the NDA text this browser was last shown
 
 blueprint = flask.Blueprint("access", __name__)
@@ -56,7 +55,7 @@ def accept(token: str) -> ResponseReturnValue:
             raise NotAccepted("download asked for before accepting", link)
         return see_other(f"{here}/download")
     nda_sha256 = gate.state.nda_sha256
-    form = {field: " ".join(flask.request.form.get(field, "").split()) for field in ("name", "company")}
+    form = {field: forms.one_line(flask.request.form.get(field, "")) for field in ("name", "company")}
     errors = form_errors(form, agreed=flask.request.form.get("accept") == "yes")
     if flask.session.get(_NDA_SHOWN) != nda_sha256:
         # The gate reloaded a new NDA since this browser was shown one: what is recorded must be what was read.
@@ -152,11 +151,9 @@ def form_errors(form: dict[str, str], *, agreed: bool) -> dict[str, str]:
     """What is wrong with an NDA acceptance form (name, company, the box ticked), by field."""
     errors = {}
     for field, label in (("name", "your full name"), ("company", "your company")):
-        value = form[field]
-        if not value:
-            errors[field] = f"Enter {label}."
-        elif len(value) > MAX_FIELD_CHARS or any(ord(char) < 32 or ord(char) == 127 for char in value):
-            errors[field] = f"Enter {label} in at most {MAX_FIELD_CHARS} characters."
+        problem = forms.line_error(form[field], label)
+        if problem:
+            errors[field] = problem
     if not agreed:
         errors["accept"] = "Tick the box to accept the agreement."
     return errors

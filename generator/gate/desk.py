@@ -19,7 +19,7 @@ from generator.errors import AccessError, StoreError
 from generator.gate import audit, mail, policy, webhooks
 from generator.gate.audit import Event, Kind
 from generator.gate.db import Tx
-from generator.gate.grants import AccessRequest, Grant, RequestStatus
+from generator.gate.grants import CONFIRM_HOURS, AccessRequest, Grant, RequestStatus, parse_stamp
 from generator.gate.store import Store
 
 # Confirmation links mailed for one request at most (the first and two more as the address asks again): whoever
@@ -62,13 +62,11 @@ class Confirmed:
 class Desk:
     """One gate's (or one CLI command's) view: the store, the content as now, where links point, who sends."""
 
-    def __init__(self, store: Store, content: model.TrustCenter, *, base_url: str, sender: mail.Sender | None,
-                 endpoints: Sequence[webhooks.Endpoint] = ()) -> None:
+    def __init__(self, store: Store, content: model.TrustCenter, *, base_url: str, sender: mail.Sender | None) -> None:
         self.store = store
         self.content = content
         self.base_url = base_url.rstrip("/")
         self.sender = sender
-        self.endpoints = tuple(endpoints)
 
     # ------------------------------------------------ addresses
 
@@ -91,20 +89,25 @@ class Desk:
         found = {d.id: d.title for d in self.content.documents}
         return [found.get(doc, doc) for doc in documents]
 
-    def send_mail(self, tx: Tx, to: str, subject: str, template: str, unsubscribe: str | None = None,
-                  **context: object) -> None:
+    def send_mail(self, tx: Tx, to: str, subject: str, template: str, unsubscribe: str | None = None, *,
+                  expires: dt.datetime | str | None = None, **context: object) -> None:
         """Queue one e-mail from templates/mail/<template>.txt (and .html), in the caller's transaction; the
-        templates also get company, contact and trust_center_url."""
+        templates also get company, contact, trust_center_url and `expires`. `expires` (a time, or a stamp as
+        stored): when the link in the message stops working; the worker fails the message after that rather
+        than mail a dead link."""
         if self.sender is None:
             raise AccessError("e-mail is not configured (TRUSTCENTER_SMTP_URL); the gate cannot send this message")
+        until = parse_stamp(expires) if isinstance(expires, str) else expires
         company = self.content.company
         mail.queue(self.store.outbox, tx, mail.Mail(to, subject, template, {
             "company": company.display_name, "contact": company.contacts.sales or company.contacts.security,
-            "trust_center_url": company.trust_center_url, **context}, unsubscribe), self.sender)
+            "trust_center_url": company.trust_center_url, "expires": until, **context}, unsubscribe), self.sender,
+            expires=until)
 
     def webhook(self, tx: Tx, event_type: str, **data: object) -> None:
-        """Queue a webhook event for the endpoints that want it, in the caller's transaction."""
-        webhooks.emit(self.store.outbox, tx, self.endpoints, event_type, data)
+        """Queue a webhook event in the caller's transaction, for every endpoint that wants it: the gate's worker
+        knows which do (`webhooks.emit`), so a CLI command without the webhooks file loses none."""
+        webhooks.emit(self.store.outbox, tx, event_type, data)
 
     # ------------------------------------------------ the requester
 
@@ -142,14 +145,12 @@ class Desk:
                 # otherwise put their words (a link, a phone number) into a message from the company to anyone.
                 self.send_mail(tx, form.email, f"Confirm your request for {self.content.company.display_name}'s documents",
                            "confirm", url=self.confirm_url(token), documents=self._titles(request.documents),
-                           hours=24)
+                           hours=CONFIRM_HOURS, expires=request.confirm_expires)
         return request
 
     def pending_confirmation(self, token: str) -> AccessRequest | None:
         """The unconfirmed request a confirmation token belongs to (for the page that asks for the click)."""
-        with self.store.db.write() as tx:
-            request = self.store.access.request_by_confirm_token(tx, token)
-        return request
+        return self.store.access.request_by_confirm_token(self.store.db.read(), token)
 
     def confirm(self, token: str, visitor: Visitor) -> Confirmed | None:
         """The requester clicked the confirmation: the address is theirs. The rules decide, or staff are told.
@@ -159,7 +160,8 @@ class Desk:
             request = store.access.request_by_confirm_token(tx, token)
             if request is None or request.status is not RequestStatus.UNCONFIRMED:
                 return None
-            store.access.confirm(tx, request)
+            if not store.access.confirm(tx, request):
+                return None
             store.log.append(tx, Event(Kind.CONFIRMED, request_id=request.id, recipient=request.email,
                                        ip=visitor.ip, user_agent=visitor.user_agent, browser=visitor.browser))
             self.webhook(tx, "access_request.received", **_request_data(request))
@@ -188,23 +190,22 @@ class Desk:
     # ------------------------------------------------ staff and rules
 
     def approve(self, request_id: str, by: str, *, documents: Sequence[str] | None = None, days: int | None = None,
-                nda_on_file: bool | None = None) -> Grant:
-        """Approve a pending request (staff, or the CLI): a grant, its link mailed to the requester."""
+                nda_on_file: bool = False) -> Grant:
+        """Approve a pending request (staff, or the CLI): a grant, its link mailed to the requester. Without
+        `documents`, those asked for that are still gated; the NDA is required unless the approver says one is on
+        file (the requester's own claim is only shown to them)."""
         access = self.access
         days = access.default_days if days is None else days
-        if not 1 <= days <= access.max_days:
-            raise AccessError(f"a grant lasts 1 to {access.max_days} days (max_days in access.yaml), not {days}")
         with self.store.db.write() as tx:
             request = self._pending(tx, request_id)
-            chosen = list(request.documents if documents is None else documents)
+            chosen = list(self._still_gated(request.documents) if documents is None else documents)
             gated = {d.id for d in self.content.gated_documents}
             unknown = [doc for doc in chosen if doc not in gated]
             if unknown:
                 raise AccessError(f"not a gated document: {', '.join(unknown)}; choose from {', '.join(sorted(gated))}")
             if not chosen:
                 raise AccessError("choose at least one document to grant, or deny the request")
-            return self._approve(tx, request, by, tuple(chosen), days,
-                                 request.nda_on_file if nda_on_file is None else nda_on_file)
+            return self._approve(tx, request, by, tuple(chosen), days, nda_on_file)
 
     def deny(self, request_id: str, by: str, reason: str) -> AccessRequest:
         with self.store.db.write() as tx:
@@ -228,11 +229,8 @@ class Desk:
         return True
 
     def revoke_link(self, link_id: str, by: str, reason: str) -> bool:
-        revoked = self.store.log.revoke(link_id, reason, actor=by)
-        if revoked:
-            with self.store.db.write() as tx:
-                self.webhook(tx, "grant.revoked", link_id=link_id, by=by, reason=reason)
-        return revoked
+        """Withdraw a sales link at once, and tell webhooks (`Store.revoke_link`); False if it already was."""
+        return self.store.revoke_link(link_id, reason, actor=by)
 
     def downloaded(self, tx: Tx, *, document: str, email: str, company: str | None, link_id: str | None = None,
                    grant_id: str | None = None) -> None:
@@ -252,6 +250,10 @@ class Desk:
 
     def _approve(self, tx: Tx, request: AccessRequest, by: str, documents: Sequence[str], days: int,
                  nda_on_file: bool) -> Grant:
+        # Every approval, by a rule or a person, within max_days (the rules' checks ensure it for rules; this holds
+        # whatever calls it).
+        if not 1 <= days <= self.access.max_days:
+            raise AccessError(f"a grant lasts 1 to {self.access.max_days} days (max_days in access.yaml), not {days}")
         store = self.store
         grant, token = store.access.create_grant(tx, email=request.email, name=request.name, company=request.company,
                                                  documents=documents, days=days, nda_on_file=nda_on_file,
@@ -262,7 +264,7 @@ class Desk:
                                    detail=f"{days} days{', NDA on file' if nda_on_file else ''}"))
         self.send_mail(tx, request.email, f"Your access to {self.content.company.display_name}'s documents",
                    "grant", name=request.name, url=self.grant_url(token), documents=self._titles(documents),
-                   expires=f"{grant.expires_at:%d %B %Y}", nda_on_file=nda_on_file)
+                   expires=grant.expires_at, nda_on_file=nda_on_file)
         self.webhook(tx, "access_request.approved", **_request_data(request), grant_id=grant.id,
                       granted=list(documents), expires=grant.expires, by=by)
         return grant
@@ -288,6 +290,3 @@ def _request_data(request: AccessRequest) -> dict[str, object]:
     return {"request_id": request.id, "email": request.email, "name": request.name, "company": request.company,
             "documents": list(request.documents)}
 
-
-def grant_days_left(grant: Grant) -> int:
-    return max(0, (grant.expires_at - dt.datetime.now(dt.UTC)).days)

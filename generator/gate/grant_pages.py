@@ -15,13 +15,16 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import MethodNotAllowed
 
 from generator.content import model
-from generator.gate import access, audit, watermark
+from generator.gate import access, audit, forms, watermark
 from generator.gate.app import Gate, current, see_other
 from generator.gate.grants import Grant, GrantStatus
+from generator.gate.mail import when
 from generator.gate.refusals import (
+    DocumentNoLongerOffered,
     ExpiredGrant,
     GrantNotAccepted,
     InvalidGrant,
+    Refusal,
     RevokedGrant,
 )
 
@@ -64,7 +67,7 @@ def open_grant(token: str) -> ResponseReturnValue:
     offered = _accepted(grant)
     gate.log.record_open(gate.event(audit.Kind.OPENED, 200, None, grant=grant,
                                     detail="documents offered" if offered else "NDA shown"))
-    expires = f"{grant.expires_at:%d %B %Y at %H:%M} UTC"
+    expires = when(grant.expires_at)
     if offered:
         # The page never carries the token: each download is a form posted to this address (as /access does).
         return gate.render("gate/grant.html", 200, grant=grant, documents=_documents(gate, grant), csrf=csrf,
@@ -95,14 +98,14 @@ def accept(token: str) -> ResponseReturnValue:
     if _accepted(grant):
         return see_other(here)
     nda_sha256 = gate.state.nda_sha256
-    form = {field: " ".join(flask.request.form.get(field, "").split()) for field in ("name", "company")}
+    form = {field: forms.one_line(flask.request.form.get(field, "")) for field in ("name", "company")}
     errors = access.form_errors(form, agreed=flask.request.form.get("accept") == "yes")
     if flask.session.get(_NDA_SHOWN) != nda_sha256:
         errors["accept"] = "The agreement has changed since this page was shown. Read it again, then accept it."
     if errors:
         flask.session[_NDA_SHOWN] = nda_sha256
         return gate.render("gate/grant_nda.html", 400, grant=grant, documents=_documents(gate, grant), csrf=csrf,
-                           form=form, errors=errors, expires=f"{grant.expires_at:%d %B %Y at %H:%M} UTC")
+                           form=form, errors=errors, expires=when(grant.expires_at))
     gate.log.record(gate.event(audit.Kind.ACCEPTED, 303, None, grant=grant, name=form["name"],
                                company=form["company"], nda_sha256=nda_sha256,
                                document=",".join(grant.documents)))
@@ -122,8 +125,12 @@ def download(token: str, document_id: str) -> ResponseReturnValue:
         raise GrantNotAccepted("download without accepting the NDA in this browser", grant)
     state = gate.state
     document = state.documents.get(document_id)
-    if document is None or document_id not in grant.documents:
-        refusal = InvalidGrant(f"document '{document_id[:80]}' is not in grant {grant.id}")
+    if document_id not in grant.documents:
+        refusal: Refusal = InvalidGrant(f"document '{document_id[:80]}' is not in grant {grant.id}")
+        refusal.grant = grant
+        raise refusal
+    if document is None:  # granted, but removed from the content (or made public) since: the recipient's own link
+        refusal = DocumentNoLongerOffered(f"document '{document_id}' of grant {grant.id} is no longer gated")
         refusal.grant = grant
         raise refusal
     today = dt.datetime.now(dt.UTC).date()

@@ -201,10 +201,13 @@ class AccessStore:
                      (token_hash(token),))
         return None if row is None else _request(row)
 
-    def confirm(self, tx: Tx, request: AccessRequest) -> None:
-        """The address is confirmed: the token is spent, the request waits for a decision."""
-        tx.execute("UPDATE requests SET status = ?, confirmed = ?, confirm_hash = NULL WHERE id = ? AND status = ?",
-                   (RequestStatus.PENDING.value, now_stamp(), request.id, RequestStatus.UNCONFIRMED.value))
+    def confirm(self, tx: Tx, request: AccessRequest) -> bool:
+        """The address is confirmed: the request waits for a decision. The token's hash stays, so the requester's
+        own link followed again is told it was used (410) rather than taken for a guess. False if another click
+        confirmed it first."""
+        cursor = tx.execute("UPDATE requests SET status = ?, confirmed = ? WHERE id = ? AND status = ?",
+                            (RequestStatus.PENDING.value, now_stamp(), request.id, RequestStatus.UNCONFIRMED.value))
+        return cursor.rowcount == 1
 
     def decide(self, tx: Tx, request: AccessRequest, status: RequestStatus, by: str, reason: str | None,
                grant_id: str | None = None) -> None:
@@ -260,7 +263,23 @@ class AccessStore:
                                   "ORDER BY created DESC LIMIT ?", (limit,))
         return [self._grant(row[:-1], str(row[-1])) for row in rows]
 
+    def active_grants(self) -> list[Grant]:
+        """Every grant in force now (not expired, not revoked), newest first, in one query however many grants
+        were ever made: the staff page lists them all. Revoked means a REVOKED event in the audit chain, as for
+        `grant`; each row's MAC is checked as always."""
+        rows = self.db.read().all(
+            f"SELECT {_GRANT_COLUMNS}, token_hash FROM grants WHERE expires > ? AND NOT EXISTS ("  # noqa: S608
+            "SELECT 1 FROM events WHERE events.grant_id = grants.id AND events.kind = ?) ORDER BY created DESC",
+            (now_stamp(), audit.Kind.REVOKED.value))
+        return [self._authentic(row[:-1], str(row[-1])) for row in rows]
+
     def _grant(self, row: Sequence[object], hashed: str) -> Grant:
+        grant = self._authentic(row, hashed)
+        revoked = audit.revocation_in(self.db.read(), grant_id=grant.id)
+        return dataclasses.replace(grant, revoked=revoked)
+
+    def _authentic(self, row: Sequence[object], hashed: str) -> Grant:
+        """The grant of a row whose MAC matches (else StoreError), its revocation not yet looked up."""
         values = list(row)
         mac = str(values.pop())
         values[6] = tuple(json.loads(str(values[6])))
@@ -269,8 +288,7 @@ class AccessStore:
         if not hmac.compare_digest(mac, self._mac(grant, hashed)):
             raise StoreError(f"grant {grant.id} in {self.db.label} was changed after it was made; the database "
                              "cannot be trusted: keep it for investigation and restore the last backup that verifies")
-        revoked = audit.revocation_in(self.db.read(), grant_id=grant.id)
-        return dataclasses.replace(grant, revoked=revoked)
+        return grant
 
     def _mac(self, grant: Grant, hashed: str) -> str:
         canonical = json.dumps({"id": grant.id, "created": grant.created, "request_id": grant.request_id,

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from typing import Any
 
-import email_validator
 import flask
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
-from generator.gate import access
+from generator.gate import access, forms
 from generator.gate.app import Gate, client_key, current, see_other
-from generator.gate.desk import RequestForm, Visitor
+from generator.gate.desk import RequestForm
+from generator.gate.grants import AccessRequest, RequestStatus
 from generator.gate.refusals import InvalidConfirmation, TooManyRequests
 from generator.gate.throttle import FailureCounter
 
@@ -34,11 +33,7 @@ logger = logging.getLogger(__name__)
 blueprint = flask.Blueprint("request_form", __name__)
 
 REQUESTS_PER_HOUR = 5  # from one client address (an IPv4 address or an IPv6 /64)
-MAX_NAME_CHARS = 200
 MAX_REASON_CHARS = 1000
-MAX_EMAIL_CHARS = 254
-TRAP_FIELD = "website"  # the honeypot: hidden from people, filled by bots
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _SENT = "request_sent_to"  # in the session: the address the last confirmation went to, for the next page
 _EXTENSION = "trustcenter.gate.request_form"
 
@@ -75,7 +70,7 @@ def submit() -> ResponseReturnValue:
     if closed is not None:
         return closed
     access.check_form()
-    if flask.request.form.get(TRAP_FIELD, "").strip():
+    if forms.bot_filled_trap():
         # A bot: the same answer as a person gets, and nothing recorded or mailed.
         logger.info("request form: honeypot filled by %s; ignored", flask.request.remote_addr)
         flask.session[_SENT] = ""
@@ -94,7 +89,7 @@ def submit() -> ResponseReturnValue:
     request_form = RequestForm(email=values["email"], name=values["name"], company=values["company"],
                                documents=tuple(values["documents"]), reason=values["reason"] or None,
                                nda_on_file=values["nda_on_file"] == "yes")
-    gate.desk.submit(request_form, _visitor(client))
+    gate.desk.submit(request_form, forms.visitor(client))
     flask.session[_SENT] = request_form.email
     return see_other(flask.url_for("request_form.sent"))
 
@@ -109,12 +104,10 @@ def sent() -> ResponseReturnValue:
 def confirm_page(token: str) -> ResponseReturnValue:
     """What is being confirmed, and the button that confirms it. Changes nothing (mail scanners open links)."""
     gate = current()
-    request = gate.desk.pending_confirmation(token)
-    if request is None:
-        raise InvalidConfirmation("unknown or used confirmation token")
-    if request.status.value != "unconfirmed":
-        raise InvalidConfirmation(f"confirmation of request {request.id}, which is {request.status.value}",
-                                  expired=True)
+    closed = _closed(gate)
+    if closed is not None:
+        return closed
+    request = _unconfirmed(gate, token)
     csrf = access.browser_session()
     titles = [document.title for doc in request.documents if (document := gate.documents.get(doc)) is not None]
     return gate.render("gate/request_confirm.html", 200, request=request, titles=titles, csrf=csrf)
@@ -123,13 +116,29 @@ def confirm_page(token: str) -> ResponseReturnValue:
 @blueprint.post("/request/confirm/<token>")
 def confirm(token: str) -> ResponseReturnValue:
     gate = current()
+    closed = _closed(gate)
+    if closed is not None:
+        return closed
     access.check_form()
-    result = gate.desk.confirm(token, _visitor(client_key(flask.request.remote_addr or "unknown")))
-    if result is None:
-        raise InvalidConfirmation("unknown, used or expired confirmation token", expired=True)
+    _unconfirmed(gate, token)
+    result = gate.desk.confirm(token, forms.visitor(client_key(flask.request.remote_addr or "unknown")))
+    if result is None:  # confirmed by another click in the meantime
+        raise InvalidConfirmation("confirmation token used meanwhile", expired=True)
     decision = result.verdict.decision.value if result.verdict is not None else "review"
-    return gate.render("gate/request_done.html", 200, request=result.request, decision=decision,
+    return gate.render("gate/request_done.html", 200, request=result.request, decision=decision, grant=result.grant,
                        message=result.verdict.message if result.verdict is not None else None)
+
+
+def _unconfirmed(gate: Gate, token: str) -> AccessRequest:
+    """The request a confirmation token belongs to, if it still waits for it. An unknown token looks like guessing
+    (403, counted); the requester's own link once used or expired is not (410, with what to do)."""
+    request = gate.desk.pending_confirmation(token)
+    if request is None:
+        raise InvalidConfirmation("unknown confirmation token")
+    if request.status is not RequestStatus.UNCONFIRMED:
+        raise InvalidConfirmation(f"confirmation of request {request.id}, which is {request.status.value}",
+                                  expired=True)
+    return request
 
 
 # ------------------------------------------------------------------ helpers
@@ -145,59 +154,37 @@ def _closed(gate: Gate) -> ResponseReturnValue | None:
     return None
 
 
-def _visitor(client: str) -> Visitor:
-    request = flask.request
-    return Visitor(ip=request.remote_addr, user_agent=(request.user_agent.string or "")[:300] or None,
-                   browser=flask.session.get("browser"), client=client)
-
-
 def _form_page(gate: Gate, values: dict[str, Any], errors: dict[str, str], status: int) -> ResponseReturnValue:
     csrf = access.browser_session()
     return gate.render("gate/request.html", status, values=values, errors=errors, csrf=csrf,
-                       gated=list(gate.documents.values()), trap=TRAP_FIELD, max_reason=MAX_REASON_CHARS)
-
-
-def _text(value: str) -> str:
-    return " ".join(value.split())
+                       gated=list(gate.documents.values()), trap=forms.TRAP_FIELD, max_reason=MAX_REASON_CHARS)
 
 
 def _read(gate: Gate) -> tuple[dict[str, Any], dict[str, str]]:
     """The form's values, normalized, and an error per field that is wrong (in the order the form shows them)."""
     form = flask.request.form
     values: dict[str, Any] = {
-        "name": _text(form.get("name", "")), "email": form.get("email", "").strip(),
-        "company": _text(form.get("company", "")), "reason": form.get("reason", "").strip(),
+        "name": forms.one_line(form.get("name", "")), "email": form.get("email", "").strip(),
+        "company": forms.one_line(form.get("company", "")), "reason": form.get("reason", "").strip(),
         "documents": list(dict.fromkeys(form.getlist("documents"))), "nda_on_file": form.get("nda_on_file", ""),
     }
     errors: dict[str, str] = {}
     for field, label in (("name", "your full name"), ("company", "your company")):
-        value = str(values[field])
-        if not value:
-            errors[field] = f"Enter {label}."
-        elif len(value) > MAX_NAME_CHARS or _CONTROL.search(value):
-            errors[field] = f"Enter {label} in at most {MAX_NAME_CHARS} characters, on one line."
-    address = str(values["email"])
-    if not address:
-        errors["email"] = "Enter your work e-mail address."
-    elif len(address) > MAX_EMAIL_CHARS or _CONTROL.search(address) or any(c in address for c in "\r\n"):
-        errors["email"] = "Enter one e-mail address, like name@company.com."
-    else:
-        try:
-            checked = email_validator.validate_email(address, check_deliverability=False, allow_smtputf8=False)
-            # Lower case whole: "Jane@X" and "jane@x" are one person to every mail system the form meets. The
-            # domain in its ASCII form (xn--...): what rules in access.yaml name, what every mail server takes, and
-            # what shows staff a look-alike domain (Cyrillic "а" for Latin "a") for what it is.
-            values["email"] = (checked.ascii_email or checked.normalized).lower()
-        except email_validator.EmailNotValidError:
-            errors["email"] = "Enter a valid e-mail address, like name@company.com."
+        problem = forms.line_error(values[field], label)
+        if problem:
+            errors[field] = problem
+    try:
+        values["email"] = forms.normalize_address(values["email"])
+    except forms.AddressError as error:
+        errors["email"] = str(error)
     chosen = [str(doc) for doc in values["documents"]]
     if not chosen:
         errors["documents"] = "Choose at least one document."
     elif any(doc not in gate.documents for doc in chosen) or len(chosen) > len(gate.documents):
         errors["documents"] = "Choose documents from the list."
-    reason = str(values["reason"])
-    if len(reason) > MAX_REASON_CHARS or re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", reason):
-        errors["reason"] = f"Keep the reason to {MAX_REASON_CHARS} characters of plain text."
+    problem = forms.text_error(values["reason"], MAX_REASON_CHARS)
+    if problem:
+        errors["reason"] = problem.replace("Keep it", "Keep the reason")
     if values["nda_on_file"] not in ("", "yes"):
         errors["nda_on_file"] = "Tick the box, or leave it empty."
     order = ["name", "email", "company", "documents", "reason", "nda_on_file"]

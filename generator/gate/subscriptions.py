@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import time
 
-import email_validator
 import flask
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
-from generator.gate import access, audit, subscribers
+from generator.gate import access, audit, forms, subscribers
 from generator.gate.app import Gate, answer_no_sooner, client_key, current, see_other
 from generator.gate.db import Tx
 from generator.gate.refusals import InvalidSubscriptionLink, TooManySubscriptions
@@ -43,9 +41,7 @@ CONFIRMATIONS_PER_HOUR = 5  # asked for from one client address (an IPv4 address
 FORMS_PER_HOUR = 10
 # Confirmation mails one address gets a day, however many networks ask for it (RESEND_MINUTES apart).
 CONFIRMATIONS_PER_ADDRESS = 3
-TRAP_FIELD = "website"  # the honeypot: hidden from people, assistive technology and autofill; bots fill it
 ONE_CLICK = ("List-Unsubscribe", "One-Click")  # RFC 8058: the body of a one-click unsubscribe POST
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SENT = "subscribe_sent_to"  # in the session: the address the form was sent for, for the next page
 _EXTENSION = "trustcenter.gate.subscriptions"
 
@@ -87,16 +83,17 @@ def subscribe() -> ResponseReturnValue:
     if closed is not None:
         return closed
     access.check_form()
-    if flask.request.form.get(TRAP_FIELD, "").strip():
+    if forms.bot_filled_trap():
         # A bot: the same answer as a person gets, and nothing recorded or mailed.
         logger.info("subscribe form: honeypot filled by %s; ignored", flask.request.remote_addr)
         flask.session[_SENT] = ""
         return see_other(flask.url_for("subscriptions.sent"))
     typed = flask.request.form.get("email", "")
-    address, error = _address(typed)
-    if error is not None:
+    try:
+        address = forms.normalize_address(typed)
+    except forms.AddressError as error:
         # Shown back as typed, but on one line and bounded: the page never carries what it refused whole.
-        return _form_page(gate, _CONTROL.sub(" ", typed).strip()[: subscribers.MAX_EMAIL_CHARS], error, 400)
+        return _form_page(gate, forms.CONTROL.sub(" ", typed).strip()[: forms.MAX_EMAIL_CHARS], str(error), 400)
     client = client_key(flask.request.remote_addr or "unknown")
     limits = _limits()
     store = gate.store
@@ -114,7 +111,7 @@ def subscribe() -> ResponseReturnValue:
                 company = gate.content.company.display_name
                 gate.desk.send_mail(tx, address, f"Confirm your subscription to {company}'s trust center updates",
                                     "subscribe_confirm", url=subscribers.confirm_url(gate.public_url, signup.token),
-                                    hours=subscribers.CONFIRM_HOURS)
+                                    hours=subscribers.CONFIRM_HOURS, expires=signup.subscriber.confirm_expires)
                 limits.per_address.record_failure(mailbox)
     flask.session[_SENT] = address
     answer_no_sooner(started)  # subscribed or not, mailed or not: the time taken must not tell
@@ -183,27 +180,9 @@ def _closed(gate: Gate) -> ResponseReturnValue | None:
     return None
 
 
-def _address(typed: str) -> tuple[str, str | None]:
-    """The address normalized, or the error to show. One address on one line: CR, LF and other control
-    characters are refused before anything else reads it."""
-    value = typed.strip()
-    if not value:
-        return "", "Enter your e-mail address."
-    if _CONTROL.search(value):
-        return "", "Enter one e-mail address, on one line, like name@company.com."
-    if len(value) > subscribers.MAX_EMAIL_CHARS:
-        return "", f"Enter an e-mail address of at most {subscribers.MAX_EMAIL_CHARS} characters."
-    try:
-        # No SMTPUTF8: every mail server on the way must be able to take the address.
-        checked = email_validator.validate_email(value, check_deliverability=False, allow_smtputf8=False)
-    except email_validator.EmailNotValidError:
-        return "", "Enter a valid e-mail address, like name@company.com."
-    return checked.ascii_email or checked.normalized, None
-
-
 def _form_page(gate: Gate, email: str, error: str | None, status: int) -> ResponseReturnValue:
     return gate.render("gate/subscribe.html", status, email=email, errors={"email": error} if error else {},
-                       csrf=access.browser_session(), trap=TRAP_FIELD)
+                       csrf=access.browser_session(), trap=forms.TRAP_FIELD)
 
 
 def _pending(gate: Gate, token: str, tx: Tx) -> subscribers.Subscriber:
@@ -225,7 +204,6 @@ def _by_unsubscribe_token(gate: Gate, token: str, tx: Tx) -> subscribers.Subscri
 
 
 def _event(kind: audit.Kind, subscriber: subscribers.Subscriber) -> audit.Event:
-    request = flask.request
-    return audit.Event(kind, status=200, recipient=subscriber.email, browser=flask.session.get("browser"),
-                       ip=request.remote_addr, user_agent=(request.user_agent.string or "")[:300] or None,
-                       detail=f"subscriber {subscriber.id}")
+    visitor = forms.visitor()
+    return audit.Event(kind, status=200, recipient=subscriber.email, browser=visitor.browser, ip=visitor.ip,
+                       user_agent=visitor.user_agent, detail=f"subscriber {subscriber.id}")

@@ -20,7 +20,6 @@ from loopback import Browser, RunningGate, assert_gate_headers, running_gate, se
 from smtp import ReceivedMail, SmtpServer
 
 from generator.gate import app as gate_app
-from generator.gate import audit
 from generator.gate.grants import RequestStatus
 from generator.gate.mail import MailSettings
 
@@ -272,6 +271,26 @@ def test_one_network_sending_many_requests_is_slowed_down(gate: RunningGate) -> 
     assert len(store_of(gate).access.requests()) == 5
 
 
+def retry_after(reply: Any) -> int:
+    """The Retry-After of a 429: delta-seconds (RFC 9110), a whole positive number, nothing else."""
+    value = reply.header("Retry-After") or ""
+    assert re.fullmatch(r"[1-9][0-9]*", value), f"Retry-After: {value!r}"
+    return int(value)
+
+
+def test_too_many_requests_says_when_to_come_back_in_a_header_and_on_the_page(gate: RunningGate) -> None:
+    browser = gate.browser()
+    for number in range(5):
+        assert send_request(browser, email=f"p{number}@customer.example").status == 303
+    refused = send_request(browser, email="p6@customer.example")
+    assert refused.status == 429 and "Too many requests" in refused.text
+    wait = retry_after(refused)
+    assert wait <= 3600 + 1  # the form counts over an hour: waiting that long always helps
+    assert_gate_headers(refused)
+    assert re.search(r"try again in [1-9][0-9]* (minute|hour)s?\.", refused.text)  # the page names a wait too
+    assert len(store_of(gate).access.requests()) == 5
+
+
 def test_the_same_address_asking_again_within_a_day_is_one_request(gate: RunningGate,
                                                                     smtp_server: SmtpServer) -> None:
     browser = gate.browser()
@@ -297,7 +316,8 @@ def test_confirmation_links_are_single_use_expire_and_unknown_ones_are_refused(
     [mail] = mails_to(gate, smtp_server, "jane@customer.example")
     path = link_in(mail, "/request/confirm/")
     confirm(browser, path)
-    assert browser.get(path).status == 403  # spent
+    spent = browser.get(path)  # the requester's own link again: told it was used, not counted as a guess
+    assert spent.status == 410 and "used already" in spent.text
 
     send_request(browser, email="late@customer.example")
     [late] = mails_to(gate, smtp_server, "late@customer.example")
@@ -394,4 +414,47 @@ def test_every_step_is_an_audit_event(gate: RunningGate, smtp_server: SmtpServer
     kinds = [row.kind for row in store.log.events() if row.request_id == request.id or row.grant_id == request.grant_id]
     assert kinds[:3] == ["requested", "confirmed", "approved"]
     assert {"opened", "accepted", "downloaded"} <= set(kinds)
-    assert all(row.kind in {k.value for k in audit.Kind} for row in store.log.events())
+    [downloaded] = [row for row in store.log.events(grant_id=request.grant_id) if row.kind == "downloaded"]
+    assert (downloaded.document, downloaded.recipient) == (GATED_ID, "jane@customer.example")
+
+
+def test_a_document_removed_after_the_grant_answers_410_and_the_others_still_download(
+        gate: RunningGate, smtp_server: SmtpServer, project: Path) -> None:
+    browser = gate.browser()
+    path = _approved_grant(gate, smtp_server, browser)
+    accept_grant(browser, path)
+    documents = project / "trust" / "documents.yaml"  # the penetration test summary withdrawn from the content
+    text = documents.read_text()
+    start = text.index(f"  - id: {OTHER_GATED_ID}")
+    end = text.index("  - id: ", start + 1)
+    documents.write_text(text[:start] + text[end:])
+    gate_app.current_of(gate.app).reloader.reload()
+    removed = browser.get(path + f"/documents/{OTHER_GATED_ID}")
+    assert removed.status == 410 and "no longer offers this document" in removed.text
+    assert download(browser, path, GATED_ID).status == 200
+    listing = browser.get(path)
+    assert "SOC 2 Type II report" in listing.text and "Penetration test summary" not in listing.text
+
+
+def test_closing_the_form_between_request_and_confirmation_says_so_on_the_confirmation_page(
+        gate: RunningGate, smtp_server: SmtpServer, project: Path) -> None:
+    browser = gate.browser()
+    send_request(browser, email="jane@customer.example")
+    [mail] = mails_to(gate, smtp_server, "jane@customer.example")
+    (project / "trust" / "access.yaml").unlink()
+    gate_app.current_of(gate.app).reloader.reload()
+    page = browser.get(link_in(mail, "/request/confirm/"))
+    assert page.status == 404 and "sales@example.test" in page.text
+
+
+def test_staff_approving_without_choosing_grants_what_is_still_gated_and_requires_the_nda(
+        gate: RunningGate, smtp_server: SmtpServer) -> None:
+    browser = gate.browser()
+    send_request(browser, email="someone@gmail.com", documents=(GATED_ID, OTHER_GATED_ID), nda_on_file="yes")
+    [confirmation] = mails_to(gate, smtp_server, "someone@gmail.com")
+    confirm(browser, link_in(confirmation, "/request/confirm/"))
+    [request] = store_of(gate).access.requests()
+    assert request.nda_on_file  # the requester's claim, shown to staff
+    grant = gate_app.current_of(gate.app).desk.approve(request.id, "staff@example.com", days=7)
+    assert grant.documents == (GATED_ID, OTHER_GATED_ID)
+    assert grant.nda_on_file is False  # a claim is not a signed NDA: only the approver can say so

@@ -127,10 +127,10 @@ def test_a_reader_subscribes_through_the_link_mailed_to_them_and_it_is_audited(g
     reply = browser.post("/subscribe", {"csrf": browser.csrf_from(form), "email": " Reader@Customer.Example "})
     assert reply.status == 303 and reply.header("Location") == "/subscribe/sent"
     sent = browser.get("/subscribe/sent")
-    assert sent.status == 200 and "Check your inbox" in sent.text and "Reader@customer.example" in sent.text
+    assert sent.status == 200 and "Check your inbox" in sent.text and READER in sent.text
 
-    [mail] = mails_to(gate, smtp_server, "Reader@customer.example")
-    assert mail.rcpt_tos == ["Reader@customer.example"]  # the domain normalized, the mailbox as typed
+    [mail] = mails_to(gate, smtp_server, READER)
+    assert mail.rcpt_tos == [READER]  # as every form of the gate keeps an address: trimmed, in lower case
     assert mail.message["Subject"] == "Confirm your subscription to Example Co's trust center updates"
     assert mail.message["List-Unsubscribe"] is None  # not a notice: nothing to unsubscribe from yet
     path = confirmation_path(mail)
@@ -148,7 +148,7 @@ def test_a_reader_subscribes_through_the_link_mailed_to_them_and_it_is_audited(g
     found = subscriber(gate, READER)
     assert found is not None and found.active
     [event] = events(gate, audit.Kind.SUBSCRIBED)
-    assert event.recipient == "Reader@customer.example" and event.detail == f"subscriber {found.id}"
+    assert event.recipient == READER and event.detail == f"subscriber {found.id}"
     assert event.ip == "127.0.0.1"
     assert gate_app.current_of(gate.app).log.verify_chain().ok
 
@@ -307,6 +307,34 @@ def test_one_network_cannot_ask_for_more_than_five_confirmations_an_hour(gate: R
     assert refused.status == 429 and "Too many subscriptions" in refused.text
     assert subscriber(gate, "victim@customer.example") is None
     assert queued_mail(gate) == 5
+
+
+def retry_after(reply: Reply) -> int:
+    """The Retry-After of a 429: delta-seconds (RFC 9110), a whole positive number, nothing else."""
+    value = reply.header("Retry-After") or ""
+    assert value.isascii() and value.isdigit() and int(value) > 0, f"Retry-After: {value!r}"
+    return int(value)
+
+
+def test_too_many_confirmations_from_one_network_say_when_to_come_back(gate: RunningGate) -> None:
+    browser = gate.browser()
+    for number in range(5):
+        assert subscribe(browser, f"reader{number}@customer.example").status == 303
+    refused = subscribe(browser, "victim@customer.example")
+    assert refused.status == 429
+    assert retry_after(refused) <= 3600 + 1  # counted over an hour: waiting that long always helps
+    assert_gate_headers(refused)
+
+
+def test_too_many_forms_from_one_network_say_when_to_come_back(gate: RunningGate, smtp_server: SmtpServer) -> None:
+    browser = gate.browser()
+    # The same address again and again: one confirmation, no new row; only the count of forms stops it.
+    for _ in range(10):
+        assert subscribe(browser, READER).status == 303
+    refused = subscribe(browser, READER)
+    assert refused.status == 429 and "Too many subscriptions" in refused.text
+    assert retry_after(refused) <= 3600 + 1
+    assert queued_mail(gate) == 1
 
 
 def test_the_form_is_closed_without_e_mail(project: Path, tmp_path: Path) -> None:
