@@ -22,7 +22,6 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import flask
 from flask.typing import ResponseReturnValue
@@ -76,9 +75,11 @@ class Gate:
         self.log = self.store.log
         self.endpoints: tuple[webhooks.Endpoint, ...] = (
             webhooks.load_endpoints(settings.webhooks_file) if settings.webhooks_file else ())
-        # Delivers the outbox; `serve` runs its thread, tests and CLI commands call `deliver_due()`.
-        self.delivery = delivery.Worker(self.store.outbox, mail_transport,
-                                        delivery.WebhookTransport(self.endpoints) if settings.webhooks_file else None)
+        # Delivers the outbox and purges what is no longer kept; `serve` runs its threads, tests call
+        # `deliver_due()`. The gate is where the endpoints are configured, so its worker always fans webhook events
+        # out (to none, without a webhooks file), wherever they were queued.
+        self.delivery = delivery.Worker(self.store.outbox, mail_transport, delivery.WebhookTransport(self.endpoints),
+                                        purge=self.store.purge)
         self._healthy_at = float("-inf")  # when /healthz last wrote to the database
         # Checkpoints kept off the host catch a restored older copy of the log, which verifies on its own.
         pins = audit.Checkpoint.read_file(settings.checkpoints) if settings.checkpoints else []
@@ -114,17 +115,13 @@ class Gate:
     @property
     def sender(self) -> mail.Sender | None:
         """Who the gate's e-mails come from; None when no mail is configured."""
-        settings = self.settings.mail
-        if settings is None:
-            return None
         company = self.content.company
-        address = settings.sender or f"trust@{urlsplit(company.trust_center_url).hostname}"
-        return mail.Sender(address, company.display_name)
+        return mail.sender_for(self.settings.mail, company.display_name, company.trust_center_url)
 
     @property
     def desk(self) -> Desk:
         """Requests and grants, as of the state this request began with."""
-        return Desk(self.store, self.content, base_url=self.public_url, sender=self.sender, endpoints=self.endpoints)
+        return Desk(self.store, self.content, base_url=self.public_url, sender=self.sender)
 
     @property
     def documents(self) -> Mapping[str, model.Document]:
@@ -171,7 +168,7 @@ class Gate:
         page = flask.render_template(
             template, company_name=company.display_name, contact=state.contact, nda_html=state.nda_html, site_url=site_url,
             document=state.documents.get(link.document_id) if link else None,
-            **({"expires": f"{link.expires_at:%d %B %Y at %H:%M} UTC"} if link else {}),
+            **({"expires": mail.when(link.expires_at)} if link else {}),
             **context,
         )
         return flask.Response(page, status, mimetype="text/html")
@@ -201,7 +198,7 @@ class Gate:
                                           ("kind", "link_id", "grant_id", "ip", "status", "detail"))
         response = self.render("gate/denied.html", refusal.status, refusal=refusal,
                                message=refusal.message(self.content.company.display_name))
-        if isinstance(refusal, Throttled):
+        if refusal.retry_after is not None:  # every 429: the throttle's, and each form's own limits
             response.headers["Retry-After"] = str(int(refusal.retry_after) + 1)
         return response
 

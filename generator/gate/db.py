@@ -2,12 +2,19 @@
 
 Every table of the gate lives here, so the schema is one list and can be compared whole: the audit chain
 (`audit.py`), access requests and grants (`grants.py`), the mail and webhook outbox (`outbox.py`), staff
-sign-ins and sessions (`staff.py`), subscribers and the notices sent to them (`subscriptions.py`).
+sign-ins and sessions (`staff.py`), subscribers and the notices sent to them (`subscribers.py`, `publish/notify.py`).
 
 Migrations run in order from an empty file, in one transaction each, when the gate (or any command that
 opens the database) finds an older version: a new database is the same migrations applied to nothing, so an
 upgraded database and a new one have exactly the same tables, and `structure_problem` can compare the schema
 with the expected one statement by statement. A database newer than the code is refused.
+
+A released migration is never edited: databases made by it must compare equal. Schema 3 was made during issue
+11 and released with it, so it was amended in place while that issue was open (no database of a release has
+it); it is final once issue 11 closes, and any later change is a migration 4.
+
+Every connection sets `secure_delete`: a cleared outbox body (it carried a confirmation or grant link) and a
+purged row (`retention.py`) are overwritten in the file, not left in its free pages for a copy to recover.
 """
 
 from __future__ import annotations
@@ -57,7 +64,8 @@ CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
 """
 
 # Version 3: access requests, grants, the outbox, staff sign-in, subscriptions; events name the request, grant
-# and staff member they concern.
+# and staff member they concern. Not released before issue 11 closes, so amended in place until then (outbox rows
+# carry their MAC, their claimant and their expiry; notice_sends records who has each notice); final after it.
 _V3 = """
 ALTER TABLE events ADD COLUMN request_id TEXT;
 ALTER TABLE events ADD COLUMN grant_id TEXT;
@@ -109,9 +117,12 @@ CREATE TABLE outbox (
     target TEXT NOT NULL,
     subject TEXT NOT NULL,
     body BLOB NOT NULL,
+    mac TEXT NOT NULL,
     attempts INTEGER NOT NULL,
     next_attempt TEXT NOT NULL,
+    expires TEXT,
     claimed_until TEXT,
+    claimed_by TEXT,
     sent TEXT,
     failed TEXT,
     last_error TEXT
@@ -149,6 +160,12 @@ CREATE TABLE notices (
     seen TEXT NOT NULL,
     title TEXT NOT NULL,
     sent TEXT
+);
+CREATE TABLE notice_sends (
+    notice_id TEXT NOT NULL,
+    subscriber_id TEXT NOT NULL,
+    queued TEXT NOT NULL,
+    PRIMARY KEY (notice_id, subscriber_id)
 );
 """
 
@@ -302,6 +319,8 @@ class Database:
             # WAL + NORMAL: a committed event survives a crash of the gate; only a power cut can
             # lose the last commits (FULL would fsync every request).
             connection.execute("PRAGMA synchronous=NORMAL")
+            # A cleared body or a purged row is zeroed in the file, not left in free pages for a copy to read.
+            connection.execute("PRAGMA secure_delete=ON")
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)

@@ -2,7 +2,10 @@
 signed HTTP POSTs, by a worker thread that claims due rows, delivers them and records what happened.
 
 The outbox (`outbox.py`) decides when a row is due, how long to wait after a failure and when to give up; this
-module decides what a failure is. A refusal that will not change by waiting (a 5xx to the recipient or the
+module decides what a failure is, and what each row becomes: a webhook event queued for every endpoint is fanned
+out into one row per endpoint that wants it by a worker that has the endpoints (the gate's), and left alone by
+one that has none (a CLI command's, in a shell without TRUSTCENTER_WEBHOOKS); a row whose link expired is failed
+unsent. A refusal that will not change by waiting (a 5xx to the recipient or the
 message, HTTP 410, an endpoint that is no longer configured) is permanent: the row fails at once. Everything
 else (a server down, a timeout, a 4xx, a 500) is temporary and retried with backoff. A failure that means the
 configuration is wrong (the password, the server's certificate) is temporary too, so the queued messages go
@@ -34,25 +37,26 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 from urllib.parse import unquote, urlsplit
 
 from generator.errors import DeliveryError, GateConfigError
+from generator.gate import retention, webhooks
+from generator.gate.audit import table
 from generator.gate.mail import SMTP_CA_FILE_ENV, SMTP_URL_ENV, MailSettings
-from generator.gate.outbox import Item, Kind, Outbox
+from generator.gate.outbox import BROADCAST, EXPIRED, Item, Kind, Outbox
 from generator.gate.webhooks import Endpoint
 
 logger = logging.getLogger(__name__)
 
-SMTP_TIMEOUT_SECONDS = 20.0  # per connection step; a claim (CLAIM_SECONDS) outlasts a batch of these
+SMTP_TIMEOUT_SECONDS = 20.0  # per connection step; a claim (CLAIM_SECONDS) outlasts a delivery's steps
 WEBHOOK_TIMEOUT_SECONDS = 10.0  # for a whole call: connecting, sending, and the answer's status and headers
 PROBE_TIMEOUT_SECONDS = 5.0  # `gate --check`: a short look, never a long wait
 MAX_SLEEP_SECONDS = 5.0  # the worker looks at the outbox at least this often
-BATCH = {Kind.MAIL: 4, Kind.WEBHOOK: 8}  # rows claimed at once: each batch ends well within its claim
-MAX_BATCHES = 50  # per pass: a pass ends even if rows keep arriving
+MAX_PER_PASS = 200  # rows per pass (each claimed on its own): a pass ends even if rows keep arriving
 USER_AGENT = "trustcenter-gate (webhooks)"
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # keeps \t and \n
 
@@ -498,10 +502,15 @@ class Worker:
     row, that deliver when woken (after each request that may have queued something), when the next row falls
     due, and at least every MAX_SLEEP_SECONDS (rows queued by another gate instance or a CLI command). One thread
     per kind, because a webhook receiver is someone else's server: one that answers slowly or not at all must
-    not hold up the e-mail that confirms a request, signs staff in or carries a grant."""
+    not hold up the e-mail that confirms a request, signs staff in or carries a grant.
+
+    With a webhook transport, the worker knows the endpoints, so it fans out the events queued for every endpoint
+    (`outbox.BROADCAST`); without one it leaves them, and every webhook row, to a worker that has them. With
+    `purge`, its threads also delete what the gate no longer keeps (`retention.py`), once an hour."""
 
     def __init__(self, outbox: Outbox, mail_transport: MailTransport | None,
-                 webhook_transport: WebhookTransport | None) -> None:
+                 webhook_transport: WebhookTransport | None, *,
+                 purge: Callable[[], retention.Purged] | None = None) -> None:
         self.outbox = outbox
         self.transports: dict[Kind, MailTransport | WebhookTransport] = {}
         if mail_transport is not None:
@@ -514,44 +523,86 @@ class Worker:
         self._busy = 0  # threads in a pass
         self._busy_lock = threading.Lock()
         self.idle = threading.Event()  # set while every thread sleeps between passes (tests wait for it)
+        self._purge = purge
+        self._purge_lock = threading.Lock()
+        self._purged_at = float("-inf")  # time.monotonic() of the last purge
 
     # ------------------------------------------------ one pass
 
     def deliver_due(self, kinds: Iterable[Kind] | None = None) -> int:
-        """Claim the due rows of every kind this worker can deliver (or of `kinds`), deliver them, record each
-        outcome; returns how many were delivered."""
+        """Fan out the webhook events this worker can (see the class), then claim the due rows of every kind it
+        can deliver (or of `kinds`) one at a time, deliver each and record the outcome; returns how many were
+        delivered."""
         delivered = 0
         for kind in self.transports if kinds is None else kinds:
             transport = self.transports[kind]
-            for _ in range(MAX_BATCHES):
-                if not self._due(kind):  # a read: a wake with nothing due writes nothing
+            if kind is Kind.WEBHOOK:
+                self.fan_out()
+            for _ in range(MAX_PER_PASS):
+                if not self._due(kind, broadcast=False):  # a read: a wake with nothing due writes nothing
                     break
-                items = self.outbox.claim(kind, BATCH[kind])
-                if not items:
+                item = self.outbox.claim(kind)
+                if item is None:
                     break
-                delivered += sum(self._deliver(item, transport) for item in items)
+                delivered += self._deliver(item, transport)
         return delivered
 
-    def _due(self, kind: Kind) -> bool:
-        due = self.outbox.next_due(kind)
+    def _due(self, kind: Kind, *, broadcast: bool | None = None) -> bool:
+        due = self.outbox.next_due(kind, broadcast=broadcast)
         return due is not None and _moment(due) <= dt.datetime.now(dt.UTC)
+
+    def fan_out(self) -> None:
+        """Each event queued for every endpoint becomes one row per endpoint that wants its type (none: the
+        event is done, no endpoint of this gate wants it). Nothing without a webhook transport."""
+        transport = self.transports.get(Kind.WEBHOOK)
+        if not isinstance(transport, WebhookTransport):
+            return
+        for _ in range(MAX_PER_PASS):
+            if not self._due(Kind.WEBHOOK, broadcast=True):
+                return
+            item = self.outbox.claim(Kind.WEBHOOK, broadcast=True)
+            if item is None:
+                return
+            if not item.authentic:
+                self._refuse_changed(item)
+                continue
+            targets = webhooks.wanting(transport.endpoints.values(), item.subject)
+            made = self.outbox.fan_out(item, targets)
+            if made is not None:
+                logger.info("outbox %d: %s queued for %s", item.id, printable(item.subject)[:60],
+                            ", ".join(f"{target} (outbox {made_id})" for target, made_id in zip(targets, made,
+                                                                                             strict=True))
+                            or "no endpoint (none wants it)")
+
+    def _refuse_changed(self, item: Item) -> None:
+        # Written or changed in the database by someone without the key: a link sent elsewhere, a message or an
+        # event the gate never made. Never delivered; someone has to look at the database.
+        self.outbox.failed_attempt(item, "not sent: the row was changed in the database after the gate queued it "
+                                         "(its MAC does not match)", permanent=True)
+        logger.error("outbox %d: %s to %s NOT sent: the row was changed in the database after it was queued; the "
+                     "database cannot be trusted", item.id, item.kind.value, printable(item.target)[:200])
 
     def _deliver(self, item: Item, transport: MailTransport | WebhookTransport) -> int:
         target = printable(item.target)[:200]
         if not item.authentic:
-            # Written or changed in the database by someone without the key: a link sent elsewhere, a message or
-            # an event the gate never made. Never delivered; someone has to look at the database.
-            self.outbox.failed_attempt(item, "not sent: the row was changed in the database after the gate "
-                                             "queued it (its MAC does not match)", permanent=True)
-            logger.error("outbox %d: %s to %s NOT sent: the row was changed in the database after it was queued; "
-                         "the database cannot be trusted", item.id, item.kind.value, target)
+            self._refuse_changed(item)
+            return 0
+        if item.expired:
+            # The confirmation, sign-in or grant link in it no longer works: a message that only disappoints.
+            if self.outbox.expired(item):
+                logger.warning("outbox %d: %s to %s not sent: %s", item.id, item.kind.value, target, EXPIRED)
             return 0
         try:
             transport.send(item)
         except DeliveryError as error:
             gave_up = self.outbox.failed_attempt(item, error.message, permanent=error.permanent)
             attempt = item.attempts + 1
-            if gave_up:
+            if gave_up is None:
+                # The claim lapsed while this attempt hung, and another worker took the row: its outcome stands.
+                logger.warning("outbox %d: %s to %s not delivered by this worker (%s) after its claim lapsed; "
+                               "another worker's record of it stands", item.id, item.kind.value, target,
+                               error.message)
+            elif gave_up:
                 logger.error("outbox %d: gave up on %s to %s after %d attempt(s): %s", item.id, item.kind.value,
                              target, attempt, error.message)
             else:
@@ -564,9 +615,26 @@ class Worker:
                          target, type(error).__name__, exc_info=error)
             self.outbox.failed_attempt(item, f"unexpected failure ({type(error).__name__})")
             return 0
-        self.outbox.delivered(item)
+        if not self.outbox.delivered(item):
+            # Sent, but the claim had lapsed and another worker took the row: its outcome stands, not this one.
+            logger.warning("outbox %d: %s to %s delivered after its claim lapsed; another worker's record of it "
+                           "stands", item.id, item.kind.value, target)
+            return 0
         logger.info("outbox %d: %s to %s delivered", item.id, item.kind.value, target)
         return 1
+
+    def purge_if_due(self) -> retention.Purged | None:
+        """Purge (see the class) if an hour has passed since the last purge; what was purged, or None."""
+        if self._purge is None:
+            return None
+        with self._purge_lock:
+            if time.monotonic() - self._purged_at < retention.PURGE_SECONDS:
+                return None
+            self._purged_at = time.monotonic()
+        purged = self._purge()
+        if purged.total:
+            logger.info("retention: %s", purged.summary())
+        return purged
 
     # ------------------------------------------------ the threads
 
@@ -609,6 +677,7 @@ class Worker:
             wake.clear()  # before the pass: a wake during it makes the next wait return at once
             try:
                 self.deliver_due([kind])
+                self.purge_if_due()
                 wait = self._seconds_to_next(kind)
             except Exception as error:  # the database away for a moment: try again, never die
                 logger.error("the outbox worker (%s) could not deliver (%s); trying again in %.0f s", kind.value,
@@ -628,7 +697,7 @@ class Worker:
 
     def _seconds_to_next(self, kind: Kind) -> float:
         now = dt.datetime.now(dt.UTC)
-        due = self.outbox.next_due(kind)
+        due = self.outbox.next_due(kind)  # a thread's kind has a transport: its broadcast rows are its to fan out
         # A row still due after a pass is another worker's claim (or beyond this pass): look again soon.
         wait = (_moment(due) - now).total_seconds() if due is not None else MAX_SLEEP_SECONDS
         return max(0.05, min(MAX_SLEEP_SECONDS, wait if wait > 0 else MAX_SLEEP_SECONDS))
@@ -651,10 +720,11 @@ def mail_transport(settings: MailSettings | None) -> MailTransport | None:
 
 
 def worker_for(outbox: Outbox, mail: MailSettings | None, endpoints: Iterable[Endpoint] | None) -> Worker:
-    """A worker for a gate or a CLI command. `endpoints` None: no webhooks file is configured, so webhook rows
-    wait (rather than fail as 'no longer configured' because a shell lacks TRUSTCENTER_WEBHOOKS)."""
-    webhooks = WebhookTransport(endpoints) if endpoints is not None else None
-    return Worker(outbox, mail_transport(mail), webhooks)
+    """A worker for a CLI command. `endpoints` None: no webhooks file is configured, so webhook rows wait for the
+    gate (rather than fail as 'no longer configured', or be fanned out to nothing, because a shell lacks
+    TRUSTCENTER_WEBHOOKS)."""
+    transport = WebhookTransport(endpoints) if endpoints is not None else None
+    return Worker(outbox, mail_transport(mail), transport)
 
 
 # ---------------------------------------------------------------- `trustcenter outbox`
@@ -664,13 +734,9 @@ def retry_and_deliver(outbox: Outbox, item_id: int | None = None,
                       environ: Mapping[str, str] | None = None) -> list[str]:
     """`trustcenter outbox --retry`: make failed and waiting rows (or one) due again, then one delivery pass with
     the mail server and webhooks of the environment. Returns what to tell the user."""
-    from generator.gate import webhooks
-
     env = dict(os.environ) if environ is None else dict(environ)
-    mail = MailSettings.from_env(env)
-    hooks = env.get(webhooks.WEBHOOKS_ENV, "").strip()
     # Both read before anything changes: a configuration that cannot work is an error, not a pass that fails.
-    worker = worker_for(outbox, mail, webhooks.load_endpoints(Path(hooks)) if hooks else None)
+    worker = worker_for(outbox, MailSettings.from_env(env), webhooks.configured_endpoints(env))
     due = outbox.retry(item_id)
     delivered = worker.deliver_due()
     lines = [f"{due} message(s) due again; {delivered} delivered now"]
@@ -684,23 +750,22 @@ def retry_and_deliver(outbox: Outbox, item_id: int | None = None,
     return lines
 
 
+OUTBOX_COLUMNS = ("id", "created (UTC)", "kind", "target", "subject", "status", "attempts", "last error")
+_OUTBOX_WIDTHS = (10, 19, 7, 40, 40, 7, 8, 80)
+
+
 def format_items(items: Iterable[Item], style: str) -> str:
-    """The outbox as a table or JSON: what, to whom, how it went; never a body (bodies carry tokens)."""
+    """The outbox as a table or JSON: what, to whom, how it went; never a body (bodies carry tokens). A webhook
+    event not yet fanned out to the endpoints is shown with the target "*"."""
     rows = [{"id": item.id, "created": item.created, "kind": item.kind.value, "target": item.target,
              "subject": item.subject, "status": item.status, "attempts": item.attempts,
-             "next_attempt": None if item.sent or item.failed else item.next_attempt, "sent": item.sent,
-             "failed": item.failed, "last_error": item.last_error} for item in items]
+             "next_attempt": None if item.sent or item.failed else item.next_attempt, "expires": item.expires,
+             "sent": item.sent, "failed": item.failed, "last_error": item.last_error} for item in items]
     if style == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False)
     if not rows:
         return "the outbox is empty"
-    header = ("id", "created (UTC)", "kind", "target", "subject", "status", "attempts", "last error")
-    limits = (10, 19, 7, 40, 40, 7, 8, 80)
-    table = [header] + [
-        tuple(printable(str(value or ""))[:limit] for value, limit in zip(
-            (row["id"], str(row["created"]).replace("T", " ")[:19], row["kind"], row["target"], row["subject"],
-             row["status"], row["attempts"], row["last_error"]), limits, strict=True))
-        for row in rows]
-    widths = [max(len(line[column]) for line in table) for column in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-                     for line in table)
+    return table(OUTBOX_COLUMNS, [
+        (row["id"], str(row["created"]).replace("T", " ")[:19], row["kind"],
+         "* (every endpoint)" if row["target"] == BROADCAST else row["target"], row["subject"], row["status"],
+         row["attempts"], row["last_error"]) for row in rows], _OUTBOX_WIDTHS)

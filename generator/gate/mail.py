@@ -4,11 +4,16 @@ outbox inside the transaction of the change they report. Delivery is `delivery.p
 Every value in a message comes from the gate or from a visitor's form: the HTML part is autoescaped, and the
 headers are built by the standard library's `email` package with the SMTP policy, which refuses CR and LF in
 a header value (no header injection through a name or a company).
+
+Dates and times in a message are written by `when` from our own table of English month names, in UTC and
+saying so: the host's locale (`%B`) must not turn "25 November 2026" into another language, nor the reader
+guess the time zone of an expiry.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import email.policy
 import email.utils
 import functools
@@ -17,6 +22,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 
@@ -28,6 +34,8 @@ SMTP_URL_ENV = "TRUSTCENTER_SMTP_URL"
 MAIL_FROM_ENV = "TRUSTCENTER_MAIL_FROM"
 SMTP_CA_FILE_ENV = "TRUSTCENTER_SMTP_CA_FILE"
 _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,11 +85,36 @@ class MailSettings:
                    ca_file=Path(ca_file) if ca_file else None)
 
 
+def sender_address(settings: MailSettings, trust_center_url: str) -> str:
+    """Whom the gate's messages come from: TRUSTCENTER_MAIL_FROM, else trust@ the trust center's host."""
+    return settings.sender or f"trust@{urlsplit(trust_center_url).hostname}"
+
+
+def sender_for(settings: MailSettings | None, company_name: str, trust_center_url: str) -> Sender | None:
+    """The sender of the gate's (or a CLI command's) messages; None when no mail is configured."""
+    if settings is None:
+        return None
+    return Sender(sender_address(settings, trust_center_url), company_name)
+
+
+def when(moment: dt.datetime | dt.date | str) -> str:
+    """A date, or a time, for a reader: "25 November 2026", "25 November 2026, 16:20 UTC". Text passes as it
+    is (a template given a date already written)."""
+    if isinstance(moment, str):
+        return moment
+    if not isinstance(moment, dt.datetime):
+        return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
+    utc = moment.astimezone(dt.UTC) if moment.tzinfo is not None else moment
+    return f"{utc.day} {MONTHS[utc.month - 1]} {utc.year}, {utc:%H:%M} UTC"
+
+
 @functools.cache
 def _environment(autoescape: bool) -> jinja2.Environment:
     # Plain-text parts are not HTML: escaping them would show &amp; to the reader. HTML parts autoescape.
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=autoescape,  # noqa: S701
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=autoescape,  # noqa: S701
+                                     undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    environment.filters["when"] = when
+    return environment
 
 
 def one_line(text: str, limit: int = 200) -> str:
@@ -90,7 +123,7 @@ def one_line(text: str, limit: int = 200) -> str:
 
 
 def message(mail: Mail, sender: Sender) -> EmailMessage:
-    """The message: plain text (and HTML where the template has it), Message-ID at the sender's domain, Date,
+    """The message: plain text and HTML (every template has both), Message-ID at the sender's domain, Date,
     and List-Unsubscribe with one-click POST where `mail.unsubscribe` is set."""
     context = {**mail.context, "sender_name": sender.name, "unsubscribe": mail.unsubscribe}
     text = _environment(False).get_template(f"{mail.template}.txt").render(context)
@@ -105,13 +138,13 @@ def message(mail: Mail, sender: Sender) -> EmailMessage:
         msg["List-Unsubscribe"] = f"<{mail.unsubscribe}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text, cte="quoted-printable")
-    if (TEMPLATES / f"{mail.template}.html").is_file():
-        html = _environment(True).get_template(f"{mail.template}.html").render(context)
-        msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    html = _environment(True).get_template(f"{mail.template}.html").render(context)
+    msg.add_alternative(html, subtype="html", cte="quoted-printable")
     return msg
 
 
-def queue(outbox: Outbox, tx: Tx, mail: Mail, sender: Sender) -> int:
-    """Queue the message in the caller's transaction; returns its outbox id."""
+def queue(outbox: Outbox, tx: Tx, mail: Mail, sender: Sender, *, expires: dt.datetime | str | None = None) -> int:
+    """Queue the message in the caller's transaction; returns its outbox id. `expires`: when the link in it
+    stops working (the message is not sent after that)."""
     built = message(mail, sender)
-    return outbox.enqueue(tx, Kind.MAIL, mail.to, str(built["Subject"]), built.as_bytes())
+    return outbox.enqueue(tx, Kind.MAIL, mail.to, str(built["Subject"]), built.as_bytes(), expires=expires)

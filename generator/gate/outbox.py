@@ -2,15 +2,21 @@
 as the change it reports, then delivered by a worker (`delivery.py`) with retries and backoff.
 
 So nothing is lost while the mail server or a webhook receiver is down, nothing is sent for a change that was
-rolled back, and several gate instances can share one outbox: a worker claims a row for a while
-(`claimed_until`) before it delivers it, and only the claim's holder marks it sent.
+rolled back, and several gate instances (and CLI commands) can share one outbox. A worker claims one row at a
+time, under a random token of its own (`claimed_by`) and for CLAIM_SECONDS (`claimed_until`); it records the
+outcome only while the claim is still its own. A worker whose claim lapsed (it hung, the database was slow) and
+was taken by another therefore cannot overwrite the other's result, and as each claim covers one delivery, a
+slow batch cannot outlive its claim: the rows after a slow one are not claimed yet.
 
 Rows are a way out of the gate, so someone who can write the database but not read the audit key must not be
-able to use them: each row carries a MAC (the audit key) over its id, kind, target, subject and body, and
-a row that does not match is never delivered (a grant's link sent to another address, a message or a signed
-webhook event written into the table). The MAC is kept in front of the body (`MAC_PREFIX`, 64 hex digits, a
-line feed) until the schema has a column for it. And rows carry tokens (confirmation, sign-in and grant links):
-a delivered row's body is cleared, so a copy of the database (a backup) holds no link that still works.
+able to use them: each row carries a MAC (the audit key, in the `mac` column) over its id, kind, target,
+subject and body, and a row that does not match is never delivered (a grant's link sent to another address, a
+message or a signed webhook event written into the table). Rows carry tokens (confirmation, sign-in and grant
+links): a delivered row's body is cleared, so a copy of the database (a backup) holds no link that still works;
+and a row whose link dies before it could be delivered (`expires`) fails rather than mail a dead link.
+
+A webhook event is queued once, for every endpoint (target BROADCAST), wherever it happens, whatever that
+process knows of the endpoints; a worker that knows them (`fan_out`) makes it one row per endpoint.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import enum
 import hashlib
 import hmac
 import json
+import secrets
+from collections.abc import Sequence
 
 from generator.gate.audit import now_stamp, stamp
 from generator.gate.db import Database, Tx
@@ -29,9 +37,11 @@ from generator.gate.db import Database, Tx
 FIRST_RETRY_SECONDS = 30
 MAX_RETRY_SECONDS = 3600
 GIVE_UP_AFTER = dt.timedelta(hours=36)
-CLAIM_SECONDS = 120  # a worker that dies mid-delivery frees its rows after this
-MAC_PREFIX = b"mac1:"
-_MAC_LENGTH = len(MAC_PREFIX) + 64 + 1  # the prefix, the MAC in hex, a line feed
+# A claim covers one delivery, and outlasts the longest one: a webhook call is cut at 10 s, an SMTP delivery
+# is a handful of steps of at most 20 s each (`delivery.py`). A worker that dies frees its row after this.
+CLAIM_SECONDS = 300
+BROADCAST = "*"  # the target of a webhook event not yet fanned out to the endpoints that want it
+EXPIRED = "expired before delivery: its link no longer works"
 
 
 class Kind(enum.StrEnum):
@@ -44,22 +54,28 @@ class Item:
     id: int
     created: str
     kind: Kind
-    target: str  # mail: the recipient's address; webhook: the endpoint's name
+    target: str  # mail: the recipient's address; webhook: the endpoint's name, or BROADCAST
     subject: str  # mail: the subject; webhook: the event type
     body: bytes  # mail: the whole message (RFC 5322); webhook: the JSON payload
     attempts: int
     next_attempt: str
+    expires: str | None  # when what it carries stops working (None: it does not)
     sent: str | None
     failed: str | None
     last_error: str | None
     authentic: bool = False  # its MAC matches: the row is as the gate queued it (only those are delivered)
+    claim: str | None = None  # the token of the claim this worker holds on it (set by `claim`)
 
     @property
     def status(self) -> str:
         return "sent" if self.sent else "failed" if self.failed else "waiting" if self.attempts else "queued"
 
+    @property
+    def expired(self) -> bool:
+        return self.expires is not None and self.expires <= now_stamp()
 
-_COLUMNS = "id, created, kind, target, subject, body, attempts, next_attempt, sent, failed, last_error"
+
+_COLUMNS = "id, created, kind, target, subject, body, attempts, next_attempt, expires, sent, failed, last_error, mac"
 
 
 class Outbox:
@@ -67,75 +83,124 @@ class Outbox:
         self.db = db
         self._key = key
 
-    def enqueue(self, tx: Tx, kind: Kind, target: str, subject: str, body: bytes) -> int:
-        """Queue a message inside the caller's transaction; it goes out once that commits."""
-        now = now_stamp()
-        cursor = tx.execute("INSERT INTO outbox (created, kind, target, subject, body, attempts, next_attempt) "
-                            "VALUES (?, ?, ?, ?, ?, 0, ?)", (now, kind.value, target, subject, b"", now))
+    def enqueue(self, tx: Tx, kind: Kind, target: str, subject: str, body: bytes, *,
+                expires: dt.datetime | str | None = None) -> int:
+        """Queue a message inside the caller's transaction; it goes out once that commits. `expires`: when the
+        link it carries stops working (the row fails rather than go out later)."""
+        if isinstance(expires, dt.datetime):
+            expires = stamp(expires)
+        return self._insert(tx, kind, target, subject, body, now_stamp(), expires)
+
+    def _insert(self, tx: Tx, kind: Kind, target: str, subject: str, body: bytes, created: str,
+                expires: str | None) -> int:
+        cursor = tx.execute("INSERT INTO outbox (created, kind, target, subject, body, mac, attempts, next_attempt, "
+                            "expires) VALUES (?, ?, ?, ?, ?, '', 0, ?, ?)",
+                            (created, kind.value, target, subject, body, now_stamp(), expires))
         item_id = int(cursor.lastrowid or 0)
-        # The MAC names the row's id: a copy of a row under another id (the same mail twice) does not verify.
-        mac = self._mac(item_id, kind.value, target, subject, body)
-        tx.execute("UPDATE outbox SET body = ? WHERE id = ?", (MAC_PREFIX + mac.encode() + b"\n" + body, item_id))
+        # The MAC names the row's id, known only once inserted: a copy of a row under another id (the same mail
+        # twice) does not verify.
+        tx.execute("UPDATE outbox SET mac = ? WHERE id = ?",
+                   (self._mac(item_id, kind.value, target, subject, body), item_id))
         return item_id
 
     def _mac(self, item_id: int, kind: str, target: str, subject: str, body: bytes) -> str:
-        # Not the times and counts (created, attempts, next_attempt): a writer who changes them can only delay a
-        # message or give up on it, as deleting the row would.
+        # Not the times and counts (created, attempts, next_attempt, expires): a writer who changes them can only
+        # delay a message or give up on it, as deleting the row would.
         head = json.dumps([item_id, kind, target, subject], separators=(",", ":"), ensure_ascii=False)
         return hmac.new(self._key, b"outbox|" + head.encode("utf-8") + b"|" + body, hashlib.sha256).hexdigest()
 
-    def _item(self, row: tuple[object, ...]) -> Item:
+    def _item(self, row: Sequence[object], claim: str | None = None) -> Item:
         values = list(row)
+        mac = str(values.pop())
         kind = values[2] = Kind(str(values[2]))
-        stored = bytes(values[5])  # type: ignore[call-overload]
-        body, authentic = stored, False  # a delivered row's body is empty: nothing left to authenticate
-        if stored.startswith(MAC_PREFIX) and stored[_MAC_LENGTH - 1:_MAC_LENGTH] == b"\n":
-            mac, body = stored[len(MAC_PREFIX):_MAC_LENGTH - 1], stored[_MAC_LENGTH:]
-            expected = self._mac(int(str(values[0])), kind.value, str(values[3]), str(values[4]), body)
-            authentic = hmac.compare_digest(mac, expected.encode("ascii"))
-        values[5] = body
-        return Item(*values, authentic=authentic)  # type: ignore[arg-type, misc]
+        body = values[5] = bytes(values[5])  # type: ignore[call-overload]
+        # A delivered row's body is empty: nothing left to authenticate, nothing to deliver.
+        authentic = bool(body) and hmac.compare_digest(
+            mac, self._mac(int(str(values[0])), kind.value, str(values[3]), str(values[4]), body))
+        return Item(*values, authentic=authentic, claim=claim)  # type: ignore[arg-type, misc]
 
-    def claim(self, kind: Kind, limit: int = 20) -> list[Item]:
-        """Due rows of one kind, claimed for CLAIM_SECONDS so no other worker delivers them meanwhile."""
+    # ------------------------------------------------ a worker's claims
+
+    def claim(self, kind: Kind, *, broadcast: bool = False) -> Item | None:
+        """The next due row of one kind, claimed for CLAIM_SECONDS under a new token, so no other worker takes
+        it meanwhile; None if nothing is due. `broadcast`: the webhook events not fanned out yet (only a worker
+        that knows the endpoints asks for them), else the rows to deliver."""
         now = dt.datetime.now(dt.UTC)
+        target = "target = ?" if broadcast else "target != ?"
         with self.db.write() as tx:
-            rows = tx.all(f"SELECT {_COLUMNS} FROM outbox WHERE sent IS NULL AND failed IS NULL AND kind = ? "  # noqa: S608
-                          "AND next_attempt <= ? AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT ?",
-                          (kind.value, stamp(now), stamp(now), limit))
-            until = stamp(now + dt.timedelta(seconds=CLAIM_SECONDS))
-            for row in rows:
-                tx.execute("UPDATE outbox SET claimed_until = ? WHERE id = ?", (until, row[0]))
-        return [self._item(row) for row in rows]
+            row = tx.one(f"SELECT {_COLUMNS} FROM outbox WHERE sent IS NULL AND failed IS NULL AND kind = ? "  # noqa: S608
+                         f"AND {target} AND next_attempt <= ? AND (claimed_until IS NULL OR claimed_until < ?) "
+                         "ORDER BY id LIMIT 1", (kind.value, BROADCAST, stamp(now), stamp(now)))
+            if row is None:
+                return None
+            token = secrets.token_hex(16)
+            tx.execute("UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE id = ?",
+                       (stamp(now + dt.timedelta(seconds=CLAIM_SECONDS)), token, row[0]))
+        return self._item(row, token)
 
-    def delivered(self, item: Item) -> None:
+    def delivered(self, item: Item) -> bool:
         """Mark a row sent, and clear its body: the links it carried must not outlive the delivery in the
-        database (the row keeps what `trustcenter outbox` shows: when, what kind, to whom, the subject)."""
+        database (the row keeps what `trustcenter outbox` shows: when, what kind, to whom, the subject). False,
+        and nothing changed, if the claim on it is no longer this worker's."""
         with self.db.write() as tx:
-            tx.execute("UPDATE outbox SET sent = ?, attempts = attempts + 1, claimed_until = NULL, last_error = NULL, "
-                       "body = X'' WHERE id = ?", (now_stamp(), item.id))
+            cursor = tx.execute("UPDATE outbox SET sent = ?, attempts = attempts + 1, claimed_until = NULL, "
+                                "claimed_by = NULL, last_error = NULL, body = X'' WHERE id = ? AND claimed_by = ?",
+                                (now_stamp(), item.id, item.claim))
+            return cursor.rowcount == 1
 
-    def failed_attempt(self, item: Item, error: str, *, permanent: bool = False) -> bool:
+    def failed_attempt(self, item: Item, error: str, *, permanent: bool = False) -> bool | None:
         """Record a failed delivery; schedule the next attempt, or give up (permanent errors, or too old).
-        Returns whether it was given up."""
+        Returns whether it was given up; None, and nothing changed, if the claim on it is no longer this
+        worker's (another worker's outcome stands: the message may well have been delivered)."""
         now = dt.datetime.now(dt.UTC)
         attempts = item.attempts + 1
         created = dt.datetime.fromisoformat(item.created.replace("Z", "+00:00"))
         give_up = permanent or now - created > GIVE_UP_AFTER
         wait = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (attempts - 1))
         with self.db.write() as tx:
-            tx.execute("UPDATE outbox SET attempts = ?, last_error = ?, claimed_until = NULL, next_attempt = ?, "
-                       "failed = ? WHERE id = ?",
-                       (attempts, error[:500], stamp(now + dt.timedelta(seconds=wait)),
-                        stamp(now) if give_up else None, item.id))
-        return give_up
+            cursor = tx.execute("UPDATE outbox SET attempts = ?, last_error = ?, claimed_until = NULL, "
+                                "claimed_by = NULL, next_attempt = ?, failed = ? WHERE id = ? AND claimed_by = ?",
+                                (attempts, error[:500], stamp(now + dt.timedelta(seconds=wait)),
+                                 stamp(now) if give_up else None, item.id, item.claim))
+        return give_up if cursor.rowcount == 1 else None
+
+    def expired(self, item: Item) -> bool:
+        """Fail a row whose link died before it could be delivered, for good, and clear its body (the link in it
+        is dead, and a copy of the database need not hold it). False if the claim is no longer this worker's."""
+        with self.db.write() as tx:
+            cursor = tx.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, failed = ?, body = X'', "
+                                "claimed_until = NULL, claimed_by = NULL WHERE id = ? AND claimed_by = ?",
+                                (EXPIRED, now_stamp(), item.id, item.claim))
+            return cursor.rowcount == 1
+
+    def fan_out(self, item: Item, targets: Sequence[str]) -> list[int] | None:
+        """Make a claimed broadcast row one row per target (each with its own id, so its own webhook-id, and its
+        own MAC), and mark it done, in one transaction: an event reaches each endpoint once, whichever workers
+        look at it. The new rows keep the event's time, so the give-up clock runs from the event. Returns their
+        ids; None if the claim is no longer this worker's (another worker fanned it out)."""
+        assert item.target == BROADCAST and item.authentic, item.id
+        with self.db.write() as tx:
+            cursor = tx.execute("UPDATE outbox SET sent = ?, attempts = attempts + 1, claimed_until = NULL, "
+                                "claimed_by = NULL, last_error = NULL, body = X'' WHERE id = ? AND claimed_by = ?",
+                                (now_stamp(), item.id, item.claim))
+            if cursor.rowcount != 1:
+                return None
+            return [self._insert(tx, item.kind, target, item.subject, item.body, item.created, item.expires)
+                    for target in targets]
+
+    # ------------------------------------------------ for people
 
     def retry(self, item_id: int | None = None) -> int:
-        """Make failed or waiting rows due now (all, or one); returns how many."""
-        where = "sent IS NULL" + ("" if item_id is None else " AND id = ?")
+        """Make failed or waiting rows (all, or one) due now; returns how many. Not those whose link expired:
+        they would only fail again. Nor those a worker is delivering now: freeing its claim would let another
+        worker send the message a second time, and the first one's outcome would not be recorded."""
+        where = ("sent IS NULL AND (expires IS NULL OR expires > ?) AND (claimed_until IS NULL OR claimed_until < ?)"
+                 + ("" if item_id is None else " AND id = ?"))
+        now = now_stamp()
         with self.db.write() as tx:
-            cursor = tx.execute(f"UPDATE outbox SET failed = NULL, next_attempt = ?, claimed_until = NULL "  # noqa: S608
-                                f"WHERE {where}", (now_stamp(), *(() if item_id is None else (item_id,))))
+            cursor = tx.execute(f"UPDATE outbox SET failed = NULL, next_attempt = ?, claimed_until = NULL, "  # noqa: S608
+                                f"claimed_by = NULL WHERE {where}",
+                                (now, now, now, *(() if item_id is None else (item_id,))))
             return int(cursor.rowcount)
 
     def items(self, *, pending_only: bool = False, limit: int = 200) -> list[Item]:
@@ -148,9 +213,12 @@ class Outbox:
         row = self.db.read().one(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (item_id,))  # noqa: S608
         return None if row is None else self._item(row)
 
-    def next_due(self, kind: Kind | None = None) -> str | None:
-        """When the next row (of one kind, or any) is due (for the worker's sleep), or None if nothing waits."""
-        where = "" if kind is None else " AND kind = ?"
+    def next_due(self, kind: Kind | None = None, *, broadcast: bool | None = None) -> str | None:
+        """When the next row (of one kind, or any) is due (for the worker's sleep), or None if nothing waits.
+        `broadcast`: True, only the webhook events not fanned out yet; False, only the rows to deliver."""
+        where = ("" if kind is None else " AND kind = ?") + (
+            "" if broadcast is None else " AND target = ?" if broadcast else " AND target != ?")
+        params = (*(() if kind is None else (kind.value,)), *(() if broadcast is None else (BROADCAST,)))
         value = self.db.read().scalar("SELECT MIN(next_attempt) FROM outbox WHERE sent IS NULL AND "  # noqa: S608
-                                      "failed IS NULL" + where, () if kind is None else (kind.value,))
+                                      "failed IS NULL" + where, params)
         return None if value is None else str(value)

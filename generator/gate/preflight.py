@@ -14,7 +14,7 @@ from generator.content import diagnostics, model
 from generator.content.project import Project
 from generator.errors import ContentError, DeliveryError, UserError
 from generator.gate import audit, db, keys, reload, state
-from generator.gate.mail import SMTP_URL_ENV, MailSettings
+from generator.gate.mail import SMTP_URL_ENV, MailSettings, sender_address
 from generator.gate.settings import AUDIT_KEY_ENV, SECRET_ENV, SESSION_SECRET_FILE, audit_key, default_db
 
 
@@ -127,8 +127,6 @@ def _session_secret(project: Project) -> Check:
 
 def _mail(project: Project, content: model.TrustCenter | None, mail: MailSettings | None) -> Check | None:
     """The SMTP server answers as a delivery needs (connection, EHLO, STARTTLS, sign-in), and nothing is sent."""
-    from urllib.parse import urlsplit
-
     from generator.gate import delivery
 
     needed = content.access is not None if content is not None else (project.trust_dir / "access.yaml").is_file()
@@ -146,9 +144,7 @@ def _mail(project: Project, content: model.TrustCenter | None, mail: MailSetting
         return Check(False, f"mail: {error.message}")
     except DeliveryError as error:
         return Check(False, f"mail: {error.message}; e-mail would wait in the outbox (check {SMTP_URL_ENV})")
-    sender = mail.sender
-    if sender is None and content is not None:
-        sender = f"trust@{urlsplit(content.company.trust_center_url).hostname}"
+    sender = sender_address(mail, content.company.trust_center_url) if content is not None else mail.sender
     sent_as = f"; messages come from {sender}" if sender else ""
     return Check(True, f"mail: {answered} answers; nothing was sent{sent_as}")
 

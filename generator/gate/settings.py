@@ -44,7 +44,7 @@ class GateSettings:
     session_hours: float = 12.0
     public_url: str | None = None  # where links in e-mails point (default: gate_url, else trust_center_url)
     mail: MailSettings | None = None  # None: no e-mail, so the request form and staff sign-in are closed
-    webhooks_file: Path | None = None  # endpoints and secrets of webhooks (TRUSTCENTER_WEBHOOKS)
+    webhooks_file: Path | None = None  # endpoints and secrets of webhooks (`gate --webhooks`, TRUSTCENTER_WEBHOOKS)
 
 
 def default_db(project: Project) -> Path:
@@ -103,22 +103,14 @@ def settings_for(project: Project, *, site_dir: Path | None = None, db_path: Pat
 
 def desk_for(project: Project, db_path: Path | None, *, public_url: str | None = None) -> Desk:
     """The access desk for a CLI command: the project's store and content, links to the gate's address, mail
-    from the environment (TRUSTCENTER_SMTP_URL), webhooks from TRUSTCENTER_WEBHOOKS."""
-    import os
-    from urllib.parse import urlsplit
-
+    from the environment (TRUSTCENTER_SMTP_URL). Webhook events it queues go to every endpoint the gate has:
+    the desk needs no webhooks file (`webhooks.emit`)."""
     from generator.content.validate import load_valid
-    from generator.gate import webhooks
     from generator.gate.desk import Desk
-    from generator.gate.mail import Sender
+    from generator.gate.mail import sender_for
 
     content = load_valid(project)
     company = content.company
-    mail = MailSettings.from_env()
-    sender = None
-    if mail is not None:
-        sender = Sender(mail.sender or f"trust@{urlsplit(company.trust_center_url).hostname}", company.display_name)
-    hooks = os.environ.get(webhooks.WEBHOOKS_ENV, "").strip()
     return Desk(open_store(project, db_path), content,
-                base_url=public_url or company.gate_url or company.trust_center_url, sender=sender,
-                endpoints=webhooks.load_endpoints(Path(hooks)) if hooks else ())
+                base_url=public_url or company.gate_url or company.trust_center_url,
+                sender=sender_for(MailSettings.from_env(), company.display_name, company.trust_center_url))

@@ -160,6 +160,20 @@ class SubscriberStore:
                       "ORDER BY confirmed, id")
         return [_subscriber(row) for row in rows]
 
+    def awaiting_notice(self, tx: Tx, notice_id: str, limit: int) -> list[Subscriber]:
+        """Up to `limit` subscribers a notice has not been queued for yet (`notice_sends`), in the order they
+        subscribed: `trustcenter notify` takes a list of any size in chunks of these."""
+        rows = tx.all(f"SELECT {_COLUMNS} FROM subscribers WHERE confirmed IS NOT NULL AND unsubscribed IS NULL "  # noqa: S608
+                      "AND NOT EXISTS (SELECT 1 FROM notice_sends WHERE notice_sends.notice_id = ? AND "
+                      "notice_sends.subscriber_id = subscribers.id) ORDER BY confirmed, id LIMIT ?", (notice_id, limit))
+        return [_subscriber(row) for row in rows]
+
+    def notice_queued(self, tx: Tx, notice_id: str, subscriber: Subscriber) -> None:
+        """Record that a notice's message to `subscriber` is queued (in the transaction that queues it): it is
+        never queued for them again, however often a run is repeated or resumed."""
+        tx.execute("INSERT INTO notice_sends (notice_id, subscriber_id, queued) VALUES (?, ?, ?)",
+                   (notice_id, subscriber.id, now_stamp()))
+
     def _get(self, tx: Tx, subscriber_id: str) -> Subscriber:
         row = tx.one(f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", (subscriber_id,))  # noqa: S608
         assert row is not None

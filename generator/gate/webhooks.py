@@ -2,9 +2,15 @@
 format (https://www.standardwebhooks.com), or as a Slack-compatible message.
 
 Endpoints and their secrets come from a file named by TRUSTCENTER_WEBHOOKS (or `gate --webhooks`), never from
-trust/: a secret in the repository would let anyone who reads it forge events. Each event is queued in the
-outbox with the change it reports (one row per endpoint that wants it), and `delivery.py` signs and posts it,
-retrying with backoff; the `webhook-id` is the outbox row's, so a receiver can drop a retried duplicate.
+trust/: a secret in the repository would let anyone who reads it forge events. `configured_file` is the one
+place that variable is read.
+
+Each event is queued in the outbox with the change it reports, as one row for every endpoint (target
+`outbox.BROADCAST`), whatever the process where it happens knows of the endpoints: `trustcenter requests
+approve` run from a shell without TRUSTCENTER_WEBHOOKS still reaches the gate's endpoints. A worker that has the
+endpoints (the gate's) fans the row out into one row per endpoint that wants the event type, and
+`delivery.py` signs and posts each, retrying with backoff; the `webhook-id` is that row's, so a receiver can
+drop a retried duplicate.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -19,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from generator.gate.db import Tx
-from generator.gate.outbox import Kind, Outbox
+from generator.gate.outbox import BROADCAST, Kind, Outbox
 
 WEBHOOKS_ENV = "TRUSTCENTER_WEBHOOKS"
 EVENT_TYPES = ("access_request.received", "access_request.approved", "access_request.denied", "grant.revoked",
@@ -33,6 +40,24 @@ class Endpoint:
     secret: bytes  # the whsec_ secret, decoded
     events: frozenset[str]  # the event types it receives
     format: str = "standard"  # standard (signed JSON) or slack (an incoming-webhook message)
+
+
+def configured_file(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The webhooks file TRUSTCENTER_WEBHOOKS names (None: not set). The only place the variable is read."""
+    value = (os.environ if environ is None else environ).get(WEBHOOKS_ENV, "").strip()
+    return Path(value) if value else None
+
+
+def configured_endpoints(environ: Mapping[str, str] | None = None) -> tuple[Endpoint, ...] | None:
+    """The endpoints of the file TRUSTCENTER_WEBHOOKS names; None when it names none (so a CLI command's delivery
+    pass leaves webhook events to the gate). Raises GateConfigError for a file that cannot work."""
+    path = configured_file(environ)
+    return None if path is None else load_endpoints(path)
+
+
+def wanting(endpoints: Iterable[Endpoint], event_type: str) -> list[str]:
+    """The names of the endpoints that receive `event_type`, in the file's order."""
+    return [endpoint.name for endpoint in endpoints if event_type in endpoint.events]
 
 
 def load_endpoints(path: Path) -> tuple[Endpoint, ...]:
@@ -98,10 +123,9 @@ def payload(event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
             "data": dict(data)}
 
 
-def emit(outbox: Outbox, tx: Tx, endpoints: Iterable[Endpoint], event_type: str, data: Mapping[str, Any]) -> None:
-    """Queue `event_type` for every endpoint that wants it, in the caller's transaction."""
+def emit(outbox: Outbox, tx: Tx, event_type: str, data: Mapping[str, Any]) -> int:
+    """Queue `event_type` in the caller's transaction, once, for every endpoint that wants it (the gate's worker
+    decides which do); returns the outbox row's id."""
     assert event_type in EVENT_TYPES, event_type
     body = json.dumps(payload(event_type, data), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    for endpoint in endpoints:
-        if event_type in endpoint.events:
-            outbox.enqueue(tx, Kind.WEBHOOK, endpoint.name, event_type, body)
+    return outbox.enqueue(tx, Kind.WEBHOOK, BROADCAST, event_type, body)

@@ -8,9 +8,12 @@ where that database is, after each deploy (docs/guide.md, "Tell subscribers abou
 
 The first run on a database records every notice there is without mailing any: a trust center with years of
 history does not send its first subscribers years of mail. Later runs mail what is new, dated today or
-earlier. Each notice is recorded as sent in the same transaction that queues its messages in the outbox (one per
-subscriber, each with its own one-click unsubscribe link), so a run that fails half-way sends no notice twice
-and loses none; then one delivery pass sends what was queued, and the gate's worker retries what could not go.
+earlier. A notice's messages are queued in chunks of CHUNK subscribers, one transaction each, and each chunk
+records in `notice_sends` whom it queued the notice for, in the transaction that queues the messages: so a long
+list never holds the database's write lock for long (the gate goes on answering), a run that stops half-way
+(killed, the disk full) resumes where it stopped on the next run and mails nobody twice, and two runs at once
+share the work. A notice counts as sent (`notices.sent`) when every confirmed subscriber has it. Then one
+delivery pass sends what was queued, and the gate's worker retries what could not go.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from generator.site.outputs import FeedEntry
 # In the meta table: when the first run recorded the notices that existed then (without sending them).
 BASELINE_KEY = "notices_baseline"
 MAX_TITLE_CHARS = 500
+CHUNK = 200  # subscribers whose messages are queued in one transaction
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +53,8 @@ class Outcome:
     subscribers: int  # confirmed subscribers each new notice goes to
     delivered: int = 0  # messages the delivery pass sent
     waiting: int = 0  # messages still in the outbox after it
+    messages: int | None = None  # messages queued (dry: to queue); None: a notice each to every subscriber
+    resumed: tuple[str, ...] = ()  # ids of the notices an earlier run left half-sent, finished by this one
 
     def lines(self) -> list[str]:
         """What the command prints."""
@@ -59,9 +65,11 @@ class Outcome:
         if not self.sent:
             return [f"no new notices ({self.known} recorded before); nothing {'would be ' if self.dry_run else ''}sent"]
         verb = "would send" if self.dry_run else "sent"
-        lines = [f"{verb} {len(self.sent)} notice(s) to {self.subscribers} subscriber(s) "
-                 f"({len(self.sent) * self.subscribers} message(s)):"]
-        lines += [f"  {entry.date.isoformat()}  {one_line(entry.title)}" for entry in self.sent]
+        messages = len(self.sent) * self.subscribers if self.messages is None else self.messages
+        lines = [f"{verb} {len(self.sent)} notice(s) to {self.subscribers} subscriber(s) ({messages} message(s)):"]
+        lines += [f"  {entry.date.isoformat()}  {one_line(entry.title)}"
+                  + (" (resumed: an earlier run stopped half-way; nobody gets it twice)"
+                     if entry.id in self.resumed else "") for entry in self.sent]
         if self.dry_run:
             lines.append("dry run: nothing was recorded or queued")
         elif self.subscribers:
@@ -88,8 +96,10 @@ def current_notices(project: Project, desk: Desk) -> list[FeedEntry]:
     return sorted((entry for entry in entries if entry.date <= tc.today), key=lambda e: (e.date, e.id))
 
 
-def notify(project: Project, db_path: Path | None, *, base_url: str | None = None, dry_run: bool = False) -> Outcome:
-    """Record the current notices; mail the new ones to every confirmed subscriber; deliver."""
+def notify(project: Project, db_path: Path | None, *, base_url: str | None = None, dry_run: bool = False,
+           chunk: int = CHUNK) -> Outcome:
+    """Record the current notices; mail the new ones (and finish those a stopped run left) to every confirmed
+    subscriber, `chunk` subscribers per transaction; deliver."""
     from generator.gate import delivery
     from generator.gate.mail import MailSettings
     from generator.gate.settings import desk_for
@@ -102,12 +112,18 @@ def notify(project: Project, db_path: Path | None, *, base_url: str | None = Non
         notices = current_notices(project, desk)
         reader = store.db.read()
         known = {str(row[0]) for row in reader.all("SELECT id FROM notices")}
+        # Recorded, not sent, and queued for someone: a run stopped half-way through it (the baseline's notices
+        # are recorded unsent too, but never queued for anyone).
+        unfinished = {str(row[0]) for row in reader.all(
+            "SELECT id FROM notices WHERE sent IS NULL AND EXISTS (SELECT 1 FROM notice_sends WHERE notice_id = id)")}
         first_run = not known and store.db.meta(BASELINE_KEY) is None
-        new = [entry for entry in notices if entry.id not in known]
+        new = [entry for entry in notices if entry.id not in known or entry.id in unfinished]
+        resumed = tuple(entry.id for entry in new if entry.id in unfinished)
         active = len(store.subscribers.active_subscribers(reader))
         if dry_run or (not new and not first_run):
+            messages = 0 if first_run else sum(_waiting_for(store.db.read(), entry.id, active) for entry in new)
             return Outcome(first_run, dry_run, len(new) if first_run else 0, len(known),
-                           () if first_run else tuple(new), active)
+                           () if first_run else tuple(new), active, messages=messages, resumed=resumed)
         if first_run:
             _record_baseline(store.db, new)
             return Outcome(True, False, len(new), 0, (), active)
@@ -116,12 +132,26 @@ def notify(project: Project, db_path: Path | None, *, base_url: str | None = Non
                                   "the gate has them; no notice was marked sent")
         # Made first: a mail URL that cannot work stops the run before any notice is marked sent.
         worker = delivery.worker_for(store.outbox, MailSettings.from_env(), None) if active else None
-        sent = tuple(entry for entry in new if _send(desk, entry))
-        delivered = worker.deliver_due() if worker is not None and sent else 0
+        sent: list[FeedEntry] = []
+        queued = 0
+        for entry in new:
+            count = _send(desk, entry, chunk)
+            if count is not None:
+                sent.append(entry)
+                queued += count
+        delivered = worker.deliver_due() if worker is not None and queued else 0
         waiting = sum(1 for item in store.outbox.items(pending_only=True) if item.kind.value == "mail")
-        return Outcome(False, False, 0, len(known), sent, active, delivered, waiting)
+        return Outcome(False, False, 0, len(known - set(resumed)), tuple(sent), active, delivered, waiting,
+                       messages=queued, resumed=resumed)
     finally:
         store.close()
+
+
+def _waiting_for(tx: Tx, notice_id: str, active: int) -> int:
+    """How many confirmed subscribers a notice is still to be queued for (a dry run's count)."""
+    had = int(tx.scalar("SELECT COUNT(*) FROM notice_sends JOIN subscribers ON subscribers.id = subscriber_id "
+                        "WHERE notice_id = ? AND confirmed IS NOT NULL AND unsubscribed IS NULL", (notice_id,)) or 0)
+    return max(0, active - had)
 
 
 def _record_baseline(db: Database, entries: list[FeedEntry]) -> None:
@@ -133,21 +163,35 @@ def _record_baseline(db: Database, entries: list[FeedEntry]) -> None:
         tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (BASELINE_KEY, now))
 
 
-def _send(desk: Desk, entry: FeedEntry) -> bool:
-    """Mark one notice sent and queue its messages, in one transaction; False if another run sent it first."""
+def _send(desk: Desk, entry: FeedEntry, chunk: int) -> int | None:
+    """Queue one notice for every confirmed subscriber who does not have it yet, `chunk` per transaction, and
+    mark it sent with the last chunk; returns how many messages this run queued, or None if another run had
+    sent it already. The notice is recorded with its first chunk, so a run that stops before that leaves no
+    trace of it, and one that stops later is resumed (`notify`)."""
     store = desk.store
-    with store.db.write() as tx:
-        if tx.scalar("SELECT 1 FROM notices WHERE id = ?", (entry.id,)) is not None:
-            return False
-        now = audit.now_stamp()
-        tx.execute("INSERT INTO notices (id, seen, title, sent) VALUES (?, ?, ?, ?)",
-                   (entry.id, now, entry.title[:MAX_TITLE_CHARS], now))
-        _queue(desk, tx, entry)
-        tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (BASELINE_KEY, now))
-    return True
+    queued = 0
+    while True:
+        with store.db.write() as tx:
+            row = tx.one("SELECT sent FROM notices WHERE id = ?", (entry.id,))
+            if row is not None and row[0] is not None:
+                return queued or None
+            now = audit.now_stamp()
+            if row is None:
+                tx.execute("INSERT INTO notices (id, seen, title, sent) VALUES (?, ?, ?, NULL)",
+                           (entry.id, now, entry.title[:MAX_TITLE_CHARS]))
+            batch = store.subscribers.awaiting_notice(tx, entry.id, chunk)
+            if batch:
+                _queue(desk, tx, entry, batch)
+            if len(batch) < chunk:  # every confirmed subscriber has it now
+                tx.execute("UPDATE notices SET sent = ? WHERE id = ?", (now, entry.id))
+                tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                           (BASELINE_KEY, now))
+        queued += len(batch)
+        if len(batch) < chunk:
+            return queued
 
 
-def _queue(desk: Desk, tx: Tx, entry: FeedEntry) -> None:
+def _queue(desk: Desk, tx: Tx, entry: FeedEntry, batch: list[subscribers.Subscriber]) -> None:
     from generator.site.pages import nice_date
 
     company = desk.content.company
@@ -156,11 +200,12 @@ def _queue(desk: Desk, tx: Tx, entry: FeedEntry) -> None:
     text = plain_text(entry.html, root)
     # The entry's HTML is the feed's: built from escaped text and sanitized Markdown (content.markup).
     body = Markup(absolute_links(entry.html, root))  # noqa: S704
-    for subscriber in desk.store.subscribers.active_subscribers(tx):
+    for subscriber in batch:
         token = desk.store.subscribers.unsubscribe_token(subscriber.id)
         desk.send_mail(tx, subscriber.email, f"{company.display_name} trust center: {entry.title}", "notice",
                        unsubscribe=subscribers.unsubscribe_url(desk.base_url, token), title=entry.title,
                        date=nice_date(entry.date), text=text, html=body, link=entry.link)
+        desk.store.subscribers.notice_queued(tx, entry.id, subscriber)
 
 
 def _check_base_url(url: str) -> None:

@@ -100,10 +100,17 @@ def test_a_template_with_html_makes_a_multipart_alternative_of_text_then_html(st
     assert smtp_server.links(message) == [CONFIRM_URL, TRUST_CENTER_URL]
 
 
-def test_a_template_without_html_makes_a_plain_text_message(store: Store, smtp_server: SmtpServer) -> None:
-    message = send_one(store, smtp_server, template="denied", subject="Your request").message
-    assert message.get_content_type() == "text/plain"
-    assert "could not approve your request" in message.get_content()
+def test_every_message_has_a_text_and_an_html_part_that_say_the_same() -> None:
+    # A reader's client shows one or the other: both must exist, and carry the same links.
+    texts = {path.stem for path in gate_mail.TEMPLATES.glob("[!_]*.txt")}
+    assert texts and texts == {path.stem for path in gate_mail.TEMPLATES.glob("[!_]*.html")}
+
+
+def test_a_denial_says_so_in_both_parts(store: Store, smtp_server: SmtpServer) -> None:
+    message = send_one(store, smtp_server, template="denied", subject="Your request", message="Not a customer.").message
+    text, html = (part.get_content() for part in message.iter_parts())
+    assert "could not approve your request" in text and "could not approve your request" in html
+    assert "Not a customer." in text and "Not a customer." in html
 
 
 def test_message_id_is_at_the_senders_domain_and_the_message_is_dated(store: Store, smtp_server: SmtpServer) -> None:

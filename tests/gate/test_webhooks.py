@@ -118,10 +118,14 @@ def endpoint(receiver: Receiver, *, name: str = "crm", secret: str | None = None
     return {"name": name, "url": receiver.url(), "secret": secret or new_secret(), **extra}
 
 
-def emit(store: Store, endpoints: tuple[webhooks.Endpoint, ...], event_type: str = EVENT,
+def emit(store: Store, endpoints: tuple[webhooks.Endpoint, ...] | None, event_type: str = EVENT,
          data: dict[str, Any] | None = None) -> list[int]:
+    """Queue an event, then (with `endpoints`) fan it out as the gate's worker does; the ids of the rows that
+    wait to be delivered."""
     with store.db.write() as tx:
-        webhooks.emit(store.outbox, tx, endpoints, event_type, DATA if data is None else data)
+        webhooks.emit(store.outbox, tx, event_type, DATA if data is None else data)
+    if endpoints is not None:
+        Worker(store.outbox, None, WebhookTransport(endpoints)).fan_out()
     return sorted(item.id for item in store.outbox.items(pending_only=True))
 
 
@@ -274,6 +278,27 @@ def test_without_a_webhooks_file_events_wait(tmp_path: Path, store: Store, recei
     assert status(store, item_id) == ("queued", 0, None)
 
 
+def test_an_event_queued_without_the_endpoints_reaches_each_endpoint_that_wants_it_once(
+        tmp_path: Path, store: Store, receiver: Receiver) -> None:
+    # A CLI command in a shell without TRUSTCENTER_WEBHOOKS queues the event for every endpoint; the gate's worker,
+    # which has the file, makes it one row (one webhook-id) per endpoint that wants the event type.
+    [broadcast] = emit(store, None)
+    assert worker_for(store.outbox, None, None).deliver_due() == 0
+    assert status(store, broadcast) == ("queued", 0, None)
+    endpoints = webhooks.load_endpoints(endpoints_file(tmp_path, [
+        endpoint(receiver, name="crm"), endpoint(receiver, name="chat", format="slack"),
+        endpoint(receiver, name="other", events=["grant.revoked"])]))
+    gate_worker = Worker(store.outbox, None, WebhookTransport(endpoints))
+    assert gate_worker.deliver_due() == 2
+    assert gate_worker.deliver_due() == 0
+    assert status(store, broadcast)[0] == "sent"
+    rows = [item for item in store.outbox.items() if item.id != broadcast]
+    assert sorted(item.target for item in rows) == ["chat", "crm"]
+    assert {item.status for item in rows} == {"sent"}
+    assert sorted(request.headers.get("webhook-id", "slack") for request in receiver.requests) == [
+        f"msg_{item.id}" for item in rows if item.target == "crm"] + ["slack"]
+
+
 def test_the_slack_format_posts_one_readable_escaped_paragraph_unsigned(tmp_path: Path, store: Store,
                                                                        receiver: Receiver) -> None:
     endpoints = webhooks.load_endpoints(endpoints_file(tmp_path, [endpoint(receiver, name="chat", format="slack")]))
@@ -334,8 +359,10 @@ def test_webhook_rows_are_listed_by_trustcenter_outbox(project: Path, tmp_path: 
         project_store.close()
     result = CliRunner().invoke(main, ["outbox", "--project", str(project), "--json"])
     assert result.exit_code == 0, result.output
-    [row] = json.loads(result.output)
-    assert (row["kind"], row["target"], row["subject"], row["status"]) == (Kind.WEBHOOK.value, "crm", EVENT, "queued")
+    fanned_out, broadcast = json.loads(result.output)  # newest first
+    assert (fanned_out["kind"], fanned_out["target"], fanned_out["subject"], fanned_out["status"]) == (
+        Kind.WEBHOOK.value, "crm", EVENT, "queued")
+    assert (broadcast["target"], broadcast["subject"], broadcast["status"]) == ("*", EVENT, "sent")
 
 
 # ---------------------------------------------------------------- `trustcenter gate --check`

@@ -17,9 +17,12 @@ from loopback import Browser, RunningGate, running_gate, settings
 from smtp import ReceivedMail, SmtpServer
 from support import edit, git, git_repo, run_cli
 
+from generator.content.project import Project
 from generator.gate import app as gate_app
+from generator.gate.db import Tx
 from generator.gate.mail import MailSettings
-from generator.publish.notify import plain_text
+from generator.gate.subscribers import Subscriber, SubscriberStore
+from generator.publish.notify import Outcome, notify, plain_text
 
 TODAY = dt.date.today()
 PUBLIC = "https://trust.example.test"
@@ -244,3 +247,110 @@ def test_an_entry_becomes_readable_plain_text_with_absolute_links() -> None:
     assert plain_text(html, "https://trust.example.test/") == (
         "Hello all & our controls (https://trust.example.test/controls/).\n\n- one\n- two: https://x.example/\n\n"
         "Last\nline")
+
+
+# ---------------------------------------------------------------- in chunks, and resumed
+
+READERS = tuple(f"reader{number}@customer.example" for number in range(3))
+EVERYONE = sorted((FIRST, SECOND, *READERS))
+TITLES = ["New processing region in Frankfurt", "Subprocessor added: Example Mail"]
+RESUMED = " (resumed: an earlier run stopped half-way; nobody gets it twice)"
+
+
+def add_readers(world: World) -> None:
+    """Three more confirmed subscribers (five in all), written as the subscription pages write them."""
+    store = gate_app.current_of(world.gate.app).store
+    with store.db.write() as tx:
+        for address in READERS:
+            store.subscribers.confirm(tx, store.subscribers.subscribe(tx, address, None).subscriber)
+
+
+def two_new_notices(world: World) -> None:
+    world.notify()  # the first run: the baseline
+    (world.project / "trust" / "updates.yaml").write_text(UPDATE, encoding="utf-8")
+    subs = world.project / "trust" / "subprocessors.yaml"
+    subs.write_text(subs.read_text(encoding="utf-8") + NEW_SUBPROCESSOR, encoding="utf-8")
+    world.commit("Announce Frankfurt and Example Mail")
+
+
+def notify_here(world: World, monkeypatch: pytest.MonkeyPatch, chunk: int) -> Outcome:
+    """`trustcenter notify` in this process, so that a test can choose the chunk size or break a chunk."""
+    monkeypatch.setenv("TRUSTCENTER_SMTP_URL", world.smtp.url)
+    return notify(Project.at(world.project), world.db, chunk=chunk)
+
+
+def subjects_to(world: World, since: int) -> dict[str, list[str]]:
+    return {address: sorted(str(mail.message["Subject"]) for mail in mails)
+            for address, mails in notices_to(world.smtp, since).items()}
+
+
+def test_in_chunks_every_subscriber_gets_each_new_notice_exactly_once(world: World,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    add_readers(world)
+    two_new_notices(world)
+    before = len(world.smtp.messages)
+
+    lines = notify_here(world, monkeypatch, chunk=2).lines()
+    assert lines[0] == "sent 2 notice(s) to 5 subscriber(s) (10 message(s)):"
+    assert sorted(lines[1:3]) == [f"  {TODAY.isoformat()}  {title}" for title in TITLES]
+    assert lines[3:] == ["delivered 10 message(s) now"]
+    world.smtp.wait_for(before + 10)
+    assert subjects_to(world, before) == {address: [f"Example Co trust center: {title}" for title in TITLES]
+                                          for address in EVERYONE}
+    assert world.rows("SELECT notice_id, COUNT(*) FROM notice_sends GROUP BY notice_id") == [
+        (notice_id, 5) for (notice_id,) in world.rows("SELECT id FROM notices WHERE sent IS NOT NULL ORDER BY id")]
+
+    assert world.notify() == "no new notices (4 recorded before); nothing sent\n"
+    assert len(world.smtp.messages) == before + 10
+
+
+def test_a_run_that_stops_half_way_is_finished_by_the_next_and_nobody_gets_a_notice_twice(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    add_readers(world)
+    two_new_notices(world)
+    before = len(world.smtp.messages)
+    outbox = world.rows("SELECT COUNT(*) FROM outbox")[0][0]
+    queued: list[str] = []
+    record = SubscriberStore.notice_queued
+
+    def disk_full_in_the_second_chunk(self: SubscriberStore, tx: Tx, notice_id: str, subscriber: Subscriber) -> None:
+        if len(queued) == 2:  # the first chunk committed; the second fails part-way, after queueing a message
+            raise sqlite3.OperationalError("database or disk is full")
+        record(self, tx, notice_id, subscriber)
+        queued.append(subscriber.email)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SubscriberStore, "notice_queued", disk_full_in_the_second_chunk)
+        with pytest.raises(sqlite3.OperationalError):
+            notify_here(world, patch, chunk=2)
+    # The first chunk stands (its two messages queued, not yet delivered); the second left nothing behind.
+    [(half_sent, title)] = world.rows("SELECT id, title FROM notices WHERE sent IS NULL AND id IN "
+                                      "(SELECT notice_id FROM notice_sends)")
+    assert sorted(str(address) for (address,) in world.rows("SELECT target FROM outbox WHERE subject LIKE "
+                                                            "'%trust center:%'")) == sorted(queued)
+    assert world.rows("SELECT COUNT(*) FROM outbox")[0][0] == outbox + 2
+    assert world.rows("SELECT COUNT(*) FROM notices") == [(3,)]  # the other notice: not begun, not recorded
+    assert len(world.smtp.messages) == before
+    other = next(each for each in TITLES if each != title)
+    expected = sorted([f"  {TODAY.isoformat()}  {title}{RESUMED}", f"  {TODAY.isoformat()}  {other}"])
+
+    dry = world.notify("--dry-run").splitlines()
+    assert dry[0] == "would send 2 notice(s) to 5 subscriber(s) (8 message(s)):"  # 3 to finish one, 5 of the other
+    assert sorted(dry[1:3]) == expected
+    assert dry[3:] == ["dry run: nothing was recorded or queued"]
+    assert world.rows("SELECT COUNT(*) FROM outbox")[0][0] == outbox + 2
+
+    done = world.notify().splitlines()
+    assert done[0] == "sent 2 notice(s) to 5 subscriber(s) (8 message(s)):"
+    assert sorted(done[1:3]) == expected
+    assert done[3:] == ["delivered 10 message(s) now"]  # the first chunk's two, and this run's eight
+    world.smtp.wait_for(before + 10)
+    assert subjects_to(world, before) == {address: [f"Example Co trust center: {each}" for each in TITLES]
+                                          for address in EVERYONE}
+    assert world.rows("SELECT notice_id, COUNT(*) FROM notice_sends GROUP BY notice_id ORDER BY notice_id") == sorted(
+        (notice_id, 5) for (notice_id,) in world.rows("SELECT id FROM notices WHERE sent IS NOT NULL"))
+    assert half_sent in {notice_id for (notice_id,) in world.rows("SELECT notice_id FROM notice_sends")}
+
+    assert world.notify() == "no new notices (4 recorded before); nothing sent\n"
+    assert world.notify("--dry-run") == "no new notices (4 recorded before); nothing would be sent\n"
+    assert len(world.smtp.messages) == before + 10
