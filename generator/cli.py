@@ -198,26 +198,29 @@ def _db_option(func: F) -> F:
 def _as_option(func: F) -> F:
     return click.option(
         "--as", "actor", default=None, metavar="EMAIL",
-        help="Who acts, as the audit log records it (default: cli:<your user name>).",
+        help="Who acts: recorded as cli:<your user name> as EMAIL (default: cli:<your user name>).",
     )(func)
 
 
 def _cli_actor(given: str | None = None) -> str:
-    """Who a command acts as, for the audit: --as, else `cli:<OS user>`."""
+    """Who a command acts as, for the audit: `cli:<OS user>`, and with --as `cli:<OS user> as <EMAIL>`. Never the
+    bare address: --as is a claim anyone with a shell can make, and the audit must not show it as the staff member
+    who signed in on /staff (whose actor is the address alone)."""
     import getpass
 
     from generator.errors import UserError
 
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no user name in this environment (a container without one)
+        user = "unknown"
+    shell = f"cli:{' '.join(user.split())[:64] or 'unknown'}"
     if given is None:
-        try:
-            user = getpass.getuser()
-        except (OSError, KeyError):  # no user name in this environment (a container without one)
-            user = "unknown"
-        return f"cli:{' '.join(user.split())[:64] or 'unknown'}"
+        return shell
     actor = " ".join(given.split())
     if not actor or len(actor) > 254 or not actor.isprintable():
         raise UserError("--as must name who acts in at most 254 printable characters, e.g. alice@example.com")
-    return actor
+    return f"{shell} as {actor}"
 
 
 def _print_json(value: object) -> None:
@@ -232,24 +235,26 @@ def _when(stamp: str | None) -> str:
 
 
 def _deliver(desk: Desk) -> None:
-    """One delivery pass for what a command queued (the gate's worker retries whatever cannot go now)."""
-    import os
-
+    """One delivery pass for what a command queued (the gate's worker retries whatever cannot go now, and fans
+    webhook events out to its endpoints when this shell has no TRUSTCENTER_WEBHOOKS)."""
     from generator.errors import UserError
     from generator.gate import delivery, webhooks
     from generator.gate.mail import MailSettings
 
-    hooks = os.environ.get(webhooks.WEBHOOKS_ENV, "").strip()
     try:
-        worker = delivery.worker_for(desk.store.outbox, MailSettings.from_env(), desk.endpoints if hooks else None)
+        worker = delivery.worker_for(desk.store.outbox, MailSettings.from_env(), webhooks.configured_endpoints())
         worker.deliver_due()
     except UserError as error:
         click.echo(f"warning: nothing was sent now ({error.message}); the messages wait in the outbox for the "
                    "gate", err=True)
         return
-    waiting = len(desk.store.outbox.items(pending_only=True))
-    if waiting:
-        click.echo(f"note: {waiting} message(s) wait in the outbox; the running gate delivers them and retries "
+    from generator.gate.outbox import Kind
+
+    waiting = [item.kind for item in desk.store.outbox.items(pending_only=True)]
+    counts = [f"{count} {noun}" for count, noun in ((waiting.count(Kind.MAIL), "e-mail(s)"),
+                                                   (waiting.count(Kind.WEBHOOK), "webhook event(s)")) if count]
+    if counts:
+        click.echo(f"note: {' and '.join(counts)} wait in the outbox; the running gate delivers them and retries "
                    "what fails", err=True)
 
 
@@ -319,8 +324,8 @@ def link_create(document: str, recipient: str, company: str | None, expires: str
     click.echo(created.url)
     if created.recorded_in is None:
         click.echo(f"note: the link is not recorded: there is no gate database at {record.path(project)}; "
-                   "`trustcenter link list` and the staff page show only links minted where the gate's database is "
-                   "(run this on the gate's host, or pass --db)", err=True)
+                   "`trustcenter link list` and the staff page show it only once the gate has seen it, and without its "
+                   "expiry (run this on the gate's host, or pass --db, to have it listed from now)", err=True)
     click.echo(f"link {created.link.link_id} for {created.link.recipient}: {created.link.document_id}, "
                f"expires {created.as_json()['expires']}; it opens the gate at {created.host}", err=True)
 
@@ -335,39 +340,50 @@ def link_create(document: str, recipient: str, company: str | None, expires: str
 @project_option
 def link_revoke(link_id: str, reason: str, create: bool, actor: str | None, db_path: Path | None,
                 project: Project) -> None:
-    """Withdraw a link at once; holds across gate restarts."""
+    """Withdraw a link at once (webhooks are told: grant.revoked); holds across gate restarts."""
     from generator.errors import UserError
     from generator.gate import settings, tokens
 
     if not tokens.LINK_ID_RE.fullmatch(link_id):
         raise UserError(f"'{link_id[:70]}' is not a link id; copy it from `link create --json` or `trustcenter audit`")
-    log = settings.open_log(project, db_path, create=create)
-    if not log.revoke(link_id, " ".join(reason.split())[:500], actor=_cli_actor(actor)):
-        click.echo(f"link {link_id} was already revoked")
-    elif log.seen(link_id):
-        click.echo(f"revoked link {link_id}")
-    else:
-        click.echo(f"revoked link {link_id} (the gate has not seen it yet; check the id if that is unexpected)")
+    store = settings.open_store(project, db_path, create=create)
+    try:
+        if not store.revoke_link(link_id, " ".join(reason.split())[:500], actor=_cli_actor(actor)):
+            click.echo(f"link {link_id} was already revoked")
+        elif store.log.seen(link_id):
+            click.echo(f"revoked link {link_id}")
+        else:
+            click.echo(f"revoked link {link_id} (the gate has not seen it yet; check the id if that is unexpected)")
+    finally:
+        store.close()
 
 
 @link.command("list")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print a list of objects with link_id, recipient, document, expires, status and the counts.")
+              help="Print a list of objects with link_id, recipient, document, expires, status, the counts and "
+                   "minted_elsewhere.")
 @_db_option
 @project_option
 def link_list(as_json: bool, db_path: Path | None, project: Project) -> None:
-    """The links recorded as minted in the gate's database, and whether each was opened, accepted, downloaded."""
+    """The links recorded as minted in the gate's database, and those minted elsewhere that the gate has seen
+    (expiry unknown: status unknown until it is refused as expired); whether each was opened, accepted, downloaded."""
     from generator.gate import audit, links, settings
 
-    minted = links.minted_links(settings.open_log(project, db_path))
+    log = settings.open_log(project, db_path)
+    try:
+        minted = links.minted_links(log)
+    finally:
+        log.close()
     if as_json:
         _print_json([link.as_json() for link in minted])
         return
     click.echo(audit.table(
-        ("link_id", "status", "recipient", "company", "document", "expires", "opened", "accepted", "downloads"),
-        [(link.link_id, link.status.value, link.recipient, link.company, link.document, _when(link.expires),
-          link.opened, link.accepted,
-          f"{link.downloads}/{link.max_downloads}" if link.max_downloads else link.downloads) for link in minted]))
+        ("link_id", "status", "recipient", "company", "document", "expires", "opened", "accepted", "downloads",
+         "minted_by"),
+        [(link.link_id, link.status.value, link.recipient, link.company, link.document,
+          _when(link.expires) or "unknown", link.opened, link.accepted,
+          f"{link.downloads}/{link.max_downloads}" if link.max_downloads else link.downloads,
+          "elsewhere" if link.elsewhere else link.minted_by) for link in minted]))
 
 
 @main.command()
@@ -399,7 +415,6 @@ def link_list(as_json: bool, db_path: Path | None, project: Project) -> None:
                    "chain, site folder, session secret, mail server (connects, sends nothing), webhooks file; one "
                    "line each, exit 1 if any fails.")
 @click.option("--webhooks", "webhooks_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              envvar="TRUSTCENTER_WEBHOOKS",
               help="The webhooks file: endpoints, their secrets and the events each receives (kept out of trust/; "
                    "default: $TRUSTCENTER_WEBHOOKS).")
 @project_option
@@ -410,9 +425,10 @@ def gate(host: str, port: int, db_path: Path | None, create_db: bool, site_dir: 
     """Run the gate (and serve the built site beside it) with waitress; it follows changes to trust/."""
     from generator.errors import GateConfigError
     from generator.gate import app as gate_app
-    from generator.gate import keys
+    from generator.gate import keys, webhooks
     from generator.gate.settings import settings_for
 
+    webhooks_file = webhooks_file or webhooks.configured_file()
     if check_only:
         from generator.gate import preflight
         from generator.gate.mail import MailSettings
@@ -445,23 +461,33 @@ def gate(host: str, port: int, db_path: Path | None, create_db: bool, site_dir: 
 @click.option("--retry", is_flag=True, help="Make failed and waiting messages due again, then deliver once (with "
                                             "the mail server of $TRUSTCENTER_SMTP_URL, webhooks of "
                                             "$TRUSTCENTER_WEBHOOKS).")
+@click.option("--purge", is_flag=True, help="Delete now what the gate keeps no longer (its worker does it hourly): "
+                                            "messages sent or failed over 30 days ago, requests and subscriptions "
+                                            "never confirmed, finished staff sign-ins; never the audit log.")
 @click.option("--id", "item_id", type=click.IntRange(1), default=None, help="Only this message.")
 @click.option("--json", "as_json", is_flag=True, help="Print a list of objects (never the bodies).")
 @_db_option
 @project_option
-def outbox(retry: bool, item_id: int | None, as_json: bool, db_path: Path | None, project: Project) -> None:
+def outbox(retry: bool, purge: bool, item_id: int | None, as_json: bool, db_path: Path | None,
+           project: Project) -> None:
     """The e-mails and webhook events the gate sent or is trying to send: status, attempts, last error."""
     from generator.errors import UserError
     from generator.gate import delivery, settings
 
     store = settings.open_store(project, db_path)
-    if item_id is not None and store.outbox.item(item_id) is None:
-        raise UserError(f"there is no message {item_id} in the outbox; `trustcenter outbox` lists them")
-    if retry:
-        for line in delivery.retry_and_deliver(store.outbox, item_id):
-            click.echo(line, err=True)
-    items = [store.outbox.item(item_id)] if item_id is not None else store.outbox.items(limit=50)
-    click.echo(delivery.format_items([item for item in items if item is not None], "json" if as_json else "table"))
+    try:
+        if item_id is not None and store.outbox.item(item_id) is None:
+            raise UserError(f"there is no message {item_id} in the outbox; `trustcenter outbox` lists them")
+        if purge:
+            click.echo(store.purge().summary(), err=True)
+        if retry:
+            for line in delivery.retry_and_deliver(store.outbox, item_id):
+                click.echo(line, err=True)
+        items = [store.outbox.item(item_id)] if item_id is not None else store.outbox.items(limit=50)
+        click.echo(delivery.format_items([item for item in items if item is not None],
+                                         "json" if as_json else "table"))
+    finally:
+        store.close()
 
 
 @main.command("audit")
@@ -470,7 +496,8 @@ def outbox(retry: bool, item_id: int | None, as_json: bool, db_path: Path | None
 @click.option("--request", "request_id", default=None, help="Only this access request's events.")
 @click.option("--grant", "grant_id", default=None, help="Only this grant's events.")
 @click.option("--staff", "actor", default=None, metavar="EMAIL",
-              help="Only the events of what this staff member (or `cli:<user>`, `rule:<name>`) did.")
+              help="Only the events of what this staff member did (on /staff, or by a command run --as them), or "
+                   "`cli:<user>`, `rule:<name>`.")
 @click.option("--format", "style", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--verify", is_flag=True, help="Check the keyed chain (and the checkpoints, if given) instead of "
                                              "listing events.")

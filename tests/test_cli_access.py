@@ -3,6 +3,7 @@ mail delivered to a real SMTP server on loopback."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from conftest import GATE_URL, GATED_ID, OTHER_GATED_ID
-from loopback import Signer
+from loopback import Signer, running_gate, settings
 from smtp import SmtpServer
 
 from generator.cli import REQUEST_STATUSES, main
@@ -44,6 +45,13 @@ def mail(smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> SmtpServer
 
 def run(project: Path, *args: str) -> Result:
     return CliRunner().invoke(main, [*args, "--project", str(project)])
+
+
+@pytest.fixture(autouse=True)
+def shell_user(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Who runs the commands, as the audit records them: `cli:casey` (with --as X: `cli:casey as X`)."""
+    monkeypatch.setenv("LOGNAME", "casey")
+    return "casey"
 
 
 def pending(store: Store, *, email: str = REQUESTER, name: str = "Rita Prospect", company: str = "Prospect Ltd",
@@ -104,9 +112,9 @@ def test_requests_approve_makes_a_grant_and_mails_its_link(project: Path, store:
     assert decided is not None and decided.status is RequestStatus.APPROVED
     grant = store.access.grant(str(decided.grant_id))
     assert grant is not None and grant.documents == (GATED_ID, OTHER_GATED_ID) and grant.nda_on_file
-    assert grant.approved_by == "alice@example.test"
+    assert grant.approved_by == "cli:casey as alice@example.test"
     [approved] = store.log.events(request_id=request.id, kinds=[Kind.APPROVED])
-    assert approved.actor == "alice@example.test"
+    assert approved.actor == "cli:casey as alice@example.test"
     [message] = mail.wait_for(1)  # delivered by the command itself, not left for a gate
     assert message.rcpt_tos == [REQUESTER]
     [url] = [url for url in SmtpServer.links(message) if "/grant/" in url]
@@ -116,7 +124,6 @@ def test_requests_approve_makes_a_grant_and_mails_its_link(project: Path, store:
 
 def test_an_action_is_recorded_as_the_os_user_by_default(project: Path, store: Store, mail: SmtpServer,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LOGNAME", "casey")
     request = pending(store)
     assert run(project, "requests", "approve", request.id).exit_code == 0
     [approved] = store.log.events(request_id=request.id, kinds=[Kind.APPROVED])
@@ -167,10 +174,12 @@ def test_a_decision_stands_when_the_mail_server_is_down_and_its_mail_waits(proje
     mail.down()
     result = run(project, "requests", "approve", request.id)
     assert result.exit_code == 0, result.output
-    assert "1 message(s) wait in the outbox" in result.stderr
+    assert "note: 1 e-mail(s) and 1 webhook event(s) wait in the outbox" in result.stderr
     assert store.access.find_request(request.id).status is RequestStatus.APPROVED  # type: ignore[union-attr]
-    [waiting] = store.outbox.items(pending_only=True)
-    assert waiting.target == REQUESTER and waiting.attempts == 1
+    mail_row, event_row = sorted(store.outbox.items(pending_only=True), key=lambda item: item.kind != "mail")
+    assert (mail_row.target, mail_row.attempts) == (REQUESTER, 1)
+    # No TRUSTCENTER_WEBHOOKS in this shell: the event waits for the gate to fan it out to its endpoints.
+    assert (event_row.target, event_row.subject, event_row.attempts) == ("*", "access_request.approved", 0)
 
 
 def test_requests_deny_tells_the_requester_and_records_the_reason(project: Path, store: Store,
@@ -180,9 +189,9 @@ def test_requests_deny_tells_the_requester_and_records_the_reason(project: Path,
     assert result.exit_code == 0, result.output
     denied = store.access.find_request(request.id)
     assert denied is not None and denied.status is RequestStatus.DENIED
-    assert denied.decision_reason == "Not a customer yet" and denied.decided_by == "bo@example.test"
+    assert denied.decision_reason == "Not a customer yet" and denied.decided_by == "cli:casey as bo@example.test"
     [rejected] = store.log.events(request_id=request.id, kinds=[Kind.REJECTED])
-    assert rejected.actor == "bo@example.test"
+    assert rejected.actor == "cli:casey as bo@example.test"
     [message] = mail.wait_for(1)
     assert message.rcpt_tos == [REQUESTER] and "Your request to Example Co" in str(message.message["Subject"])
 
@@ -212,7 +221,7 @@ def test_grants_list_and_revoke(project: Path, store: Store, mail: SmtpServer) -
     grant = store.access.grant(grant_id)
     assert grant is not None and grant.status is GrantStatus.REVOKED and grant.revoked == "left the company"
     [revoked] = store.log.events(grant_id=grant_id, kinds=[Kind.REVOKED])
-    assert revoked.actor == "lee@example.test"
+    assert revoked.actor == "cli:casey as lee@example.test"
     again = run(project, "grants", "revoke", grant_id)
     assert again.exit_code == 0 and "already revoked" in again.stdout
     assert json.loads(run(project, "grants", "list", "--json").stdout)[0]["status"] == "revoked"
@@ -296,6 +305,60 @@ def test_the_demo_records_its_link_in_the_database_it_creates(project: Path, sig
     assert [(item["link_id"], item["minted_by"]) for item in listed] == [(created.link.link_id, "demo")]
 
 
+def table_rows(text: str) -> list[dict[str, str]]:
+    """A table as `audit.table` prints it, read by the columns of its header line (cells may be empty)."""
+    header, *lines = text.splitlines()
+    starts = [match.start() for match in re.finditer(r"\S+", header)]
+    names = header.split()
+    return [{name: line[start:end].strip() for name, start, end in zip(names, starts, [*starts[1:], None],
+                                                                        strict=True)} for line in lines]
+
+
+def test_link_list_shows_links_minted_elsewhere_once_the_gate_has_seen_them(project: Path, store: Store,
+                                                                            signer: Signer, tmp_path: Path) -> None:
+    key = tmp_path / "secrets" / "test-key.pem"
+    laptop = links.Record(tmp_path / "laptop" / "gate.sqlite3")  # a sales laptop: no gate database there
+    now = dt.datetime.now(dt.UTC)
+    opened, unseen = (links.create(Project.at(project), links.LinkRequest(GATED_ID, f"{who}@customer.test"),
+                                   private_key_path=key, record=laptop) for who in ("bob", "carol"))
+    stale = links.create(Project.at(project), links.LinkRequest(GATED_ID, "dan@customer.test", expires="1d"),
+                         private_key_path=key, record=laptop, now=now - dt.timedelta(days=2))
+    assert opened.recorded_in is unseen.recorded_in is stale.recorded_in is None
+    assert json.loads(run(project, "link", "list", "--json").stdout) == []
+
+    with running_gate(settings(project, tmp_path, db_path=store.db.path)) as gate:  # the gate, on this database
+        browser = gate.browser()
+        assert browser.accept(opened.token).status == 303
+        assert browser.get(f"/access/{stale.token}").status == 410
+
+    result = run(project, "link", "list", "--json")
+    assert result.exit_code == 0, result.output
+    listed = {item["link_id"]: item for item in json.loads(result.stdout)}
+    assert set(listed) == {opened.link.link_id, stale.link.link_id}  # never seen: the gate cannot know of it
+    seen = listed[opened.link.link_id]
+    assert seen | {"minted_elsewhere": True, "status": "unknown", "expires": None, "max_downloads": None,
+                   "recipient": "bob@customer.test", "document": GATED_ID, "opened": 1, "accepted": 1,
+                   "downloads": 0, "minted": None, "minted_by": None, "revoked": None} == seen
+    first_seen = dt.datetime.fromisoformat(seen["first_seen"])  # when the gate first saw it: just now
+    assert now - dt.timedelta(seconds=5) <= first_seen <= dt.datetime.now(dt.UTC)
+    assert listed[stale.link.link_id] | {"minted_elsewhere": True, "status": "expired", "expires": None,
+                                         "opened": 0} == listed[stale.link.link_id]
+
+    rows = {row["link_id"]: row for row in table_rows(run(project, "link", "list").stdout)}
+    assert {key: rows[opened.link.link_id][key] for key in ("status", "recipient", "expires", "opened", "accepted",
+                                                            "minted_by")} == {
+        "status": "unknown", "recipient": "bob@customer.test", "expires": "unknown", "opened": "1", "accepted": "1",
+        "minted_by": "elsewhere"}
+    assert (rows[stale.link.link_id]["status"], rows[stale.link.link_id]["expires"]) == ("expired", "unknown")
+
+    # Revoked from the CLI: from then on the list says so, and the gate refuses it.
+    assert run(project, "link", "revoke", opened.link.link_id, "--reason", "wrong Bob").exit_code == 0
+    after = {item["link_id"]: item for item in json.loads(run(project, "link", "list", "--json").stdout)}
+    assert (after[opened.link.link_id]["status"], after[opened.link.link_id]["revoked"]) == ("revoked", "wrong Bob")
+    with running_gate(settings(project, tmp_path, db_path=store.db.path)) as gate:
+        assert gate.browser().get(f"/access/{opened.token}").status == 410
+
+
 # ---------------------------------------------------------------- the audit's filters
 
 
@@ -310,7 +373,8 @@ def test_audit_filters_by_request_grant_and_staff_member(project: Path, store: S
         assert result.exit_code == 0, result.output
         return [(row["kind"], row["actor"]) for row in json.loads(result.stdout)]
 
-    assert kinds("--request", approved.id) == [("approved", "alice@example.test")]
-    assert kinds("--grant", grant_id) == [("approved", "alice@example.test")]
-    assert kinds("--staff", "bo@example.test") == [("rejected", "bo@example.test")]
+    assert kinds("--request", approved.id) == [("approved", "cli:casey as alice@example.test")]
+    assert kinds("--grant", grant_id) == [("approved", "cli:casey as alice@example.test")]
+    assert kinds("--staff", "bo@example.test") == [("rejected", "cli:casey as bo@example.test")]
+    assert kinds("--staff", "%") == kinds("--staff", "b_@example.test") == []  # an address, not a pattern
     assert kinds("--staff", "nobody@example.test") == []

@@ -243,11 +243,15 @@ class AuditLog:
         columns = ", ".join(("id", *_ALL_FIELDS, "prev_hash", "hash"))
         where: list[str] = []
         params: list[Any] = []
-        for column, value in (("link_id", link_id), ("request_id", request_id), ("grant_id", grant_id),
-                              ("actor", actor)):
+        for column, value in (("link_id", link_id), ("request_id", request_id), ("grant_id", grant_id)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
+        if actor is not None:
+            # The staff member as /staff records them, or a CLI command run `--as` them (`cli:<user> as <actor>`).
+            escaped = actor.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("(actor = ? OR actor LIKE ? ESCAPE '\\')")
+            params.extend((actor, f"cli:% as {escaped}"))
         if kinds:
             where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
             params.extend(kind.value for kind in kinds)
@@ -399,17 +403,15 @@ def format_rows(rows: list[Row], style: str) -> str:
         for row in rows:
             writer.writerow({key: _csv_safe(value) for key, value in row.as_dict().items()})
         return buffer.getvalue().rstrip("\n")
-    cells = [[_cell(getattr(row, column), 40) for column in _TABLE_COLUMNS] for row in rows]
-    widths = [max([len(column), *(len(line[index]) for line in cells)]) for index, column in enumerate(_TABLE_COLUMNS)]
-    lines = ["  ".join(column.ljust(width) for column, width in zip(_TABLE_COLUMNS, widths, strict=True)).rstrip()]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in cells]
-    return "\n".join(lines)
+    return table(_TABLE_COLUMNS, [[getattr(row, column) for column in _TABLE_COLUMNS] for row in rows])
 
 
-def table(columns: Sequence[str], rows: Sequence[Sequence[object]], limit: int = 40) -> str:
-    """Rows as an aligned table for a terminal, each cell on one line, bounded and without control characters
-    (`requests list`, `grants list`, `link list`: names and companies come from visitors)."""
-    cells = [[_cell(value, limit) for value in row] for row in rows]
+def table(columns: Sequence[str], rows: Sequence[Sequence[object]], limit: int | Sequence[int] = 40) -> str:
+    """Rows as an aligned table for a terminal, each cell on one line, bounded (`limit` characters, or one limit
+    per column) and without control characters: the one table printer of the CLI (`audit`, `outbox`,
+    `requests list`, `grants list`, `link list`: names, companies and user agents come from visitors)."""
+    limits = [limit] * len(columns) if isinstance(limit, int) else list(limit)
+    cells = [[_cell(value, each) for value, each in zip(row, limits, strict=True)] for row in rows]
     widths = [max([len(column), *(len(line[index]) for line in cells)]) for index, column in enumerate(columns)]
     lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True)).rstrip()]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in cells]

@@ -4,7 +4,8 @@ became of the links minted (`link list`, the staff page).
 Runs on the sales person's machine and must answer fast: it reads two content files with the safe
 YAML reader (no pydantic model, no MkDocs, no Flask). Where the gate's database is on the same machine
 (the gate's host, the demo), the link is recorded there as a MINTED event, so `link list` and the staff
-page can show it and what became of it; a link minted elsewhere is known to the gate only once opened.
+page can show it and what became of it; a link minted elsewhere (a sales laptop) shows there too once the gate
+has seen it, its expiry unknown.
 """
 
 from __future__ import annotations
@@ -162,25 +163,38 @@ class LinkStatus(enum.StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     USED_UP = "used_up"  # every download the link allows was made
+    UNKNOWN = "unknown"  # minted elsewhere: the gate knows of no end, but it never saw the expiry or the limit
 
 
 @dataclasses.dataclass(frozen=True)
 class MintedLink:
-    """A sales link as the audit log knows it: the MINTED event and what the gate recorded since."""
+    """A sales link as the audit log knows it: its MINTED event, or for a link minted elsewhere (a sales laptop
+    without the gate's database) the first thing the gate saw of it; and what the gate recorded since."""
 
     link_id: str
     recipient: str
     document: str
     company: str | None
-    minted: str
+    minted: str | None  # None: minted elsewhere
     minted_by: str | None
-    expires: str | None  # None: the event's detail could not be read
+    expires: str | None  # None: minted elsewhere, or the MINTED event's detail could not be read
     max_downloads: int | None
-    nda_on_file: bool
+    nda_on_file: bool | None  # None: minted elsewhere (the token says, the gate's log does not)
     opened: int = 0
     accepted: int = 0
     downloads: int = 0
     revoked: str | None = None  # the reason
+    first_seen: str | None = None  # minted elsewhere: when the gate first saw it (opened, or refused)
+    refused_as: LinkStatus | None = None  # the gate answered it "expired" or "used up" (410)
+
+    @property
+    def elsewhere(self) -> bool:
+        return self.minted is None
+
+    @property
+    def since(self) -> str:
+        """When the gate first knew of the link: the order `minted_links` lists them in."""
+        return self.minted or self.first_seen or ""
 
     @property
     def status(self) -> LinkStatus:
@@ -190,39 +204,83 @@ class MintedLink:
             return LinkStatus.EXPIRED
         if self.max_downloads is not None and self.downloads >= self.max_downloads:
             return LinkStatus.USED_UP
-        return LinkStatus.ACTIVE
+        if self.refused_as is not None:
+            return self.refused_as
+        return LinkStatus.UNKNOWN if self.elsewhere else LinkStatus.ACTIVE
+
+    @property
+    def open(self) -> bool:
+        """Whether the link may still work, so revoking it means something."""
+        return self.status in (LinkStatus.ACTIVE, LinkStatus.UNKNOWN)
 
     def as_json(self) -> dict[str, Any]:
         return {"link_id": self.link_id, "recipient": self.recipient, "document": self.document,
                 "company": self.company, "expires": self.expires, "status": self.status.value,
                 "opened": self.opened, "accepted": self.accepted, "downloads": self.downloads,
                 "max_downloads": self.max_downloads, "nda_on_file": self.nda_on_file, "minted": self.minted,
-                "minted_by": self.minted_by, "revoked": self.revoked}
+                "minted_by": self.minted_by, "minted_elsewhere": self.elsewhere, "first_seen": self.first_seen,
+                "revoked": self.revoked}
 
 
-def minted_links(log: AuditLog) -> list[MintedLink]:
-    """Every link recorded as minted, newest first, with its opens, acceptances, downloads and revocation."""
-    from generator.gate.audit import Kind
+# Link ids per IN (...) list: far below SQLite's limit on bound parameters (32766; 999 before 3.32).
+_IDS_PER_QUERY = 500
 
-    counted = {Kind.OPENED.value: "opened", Kind.ACCEPTED.value: "accepted", Kind.DOWNLOADED.value: "downloads"}
+
+def minted_links(log: AuditLog, *, since: dt.datetime | None = None) -> list[MintedLink]:
+    """The links the gate knows, newest first, with their opens, acceptances, downloads and revocation: every link
+    recorded as minted, and every link minted elsewhere that the gate has seen (opened, accepted, downloaded or
+    refused: events that name the link, its recipient and its document, which only an authentic token gives).
+
+    Counted in SQL for the links listed, one query for the counts and one for the revocations (per
+    _IDS_PER_QUERY links), never by reading every event ever recorded. With `since`, only the links minted or seen
+    since then: the staff page asks for the links of the longest lifetime a link may have (link_max_days), which
+    holds every link that can still be open, however long the log."""
+    from generator.gate.audit import Kind, stamp
+    from generator.gate.refusals import EXPIRED_DETAIL, USED_UP_DETAIL
+
+    read = log.db.read()
+    window, after = ("", ()) if since is None else (" AND at >= ?", (stamp(since),))
     found: dict[str, MintedLink] = {}
-    tallies: dict[str, dict[str, int]] = {}
+    for row in read.all("SELECT link_id, recipient, document, company, at, actor, detail FROM events "  # noqa: S608
+                        f"WHERE kind = ? AND link_id IS NOT NULL{window} ORDER BY id", (Kind.MINTED.value, *after)):
+        found.setdefault(str(row[0]), _minted(*row))  # the first MINTED of an id counts
+    seen = (Kind.OPENED.value, Kind.ACCEPTED.value, Kind.DOWNLOADED.value, Kind.DENIED.value)
+    # The first sighting of each link that has no MINTED event at all (not merely none in the window). A grant's
+    # events name no link; a refusal names one only when the token was authentic.
+    for link_id, recipient, document, company, at in read.all(
+            "SELECT link_id, recipient, document, company, at FROM events WHERE id IN ("  # noqa: S608
+            "SELECT MIN(id) FROM events AS seen WHERE kind IN (?, ?, ?, ?) AND link_id IS NOT NULL "
+            f"AND grant_id IS NULL AND recipient IS NOT NULL AND document IS NOT NULL{window} "
+            "AND NOT EXISTS (SELECT 1 FROM events AS minted WHERE minted.link_id = seen.link_id AND minted.kind = ?) "
+            "GROUP BY link_id) ORDER BY id", (*seen, *after, Kind.MINTED.value)):
+        found.setdefault(str(link_id), MintedLink(str(link_id), str(recipient), str(document), company, None, None,
+                                                  None, None, None, first_seen=str(at)))
+    ids = list(found)
+    counts: dict[str, tuple[int, int, int, int, int]] = {}
     revoked: dict[str, str] = {}
-    for row in log.events(kinds=(Kind.MINTED, Kind.OPENED, Kind.ACCEPTED, Kind.DOWNLOADED, Kind.REVOKED)):
-        if row.link_id is None:
-            continue
-        if row.kind == Kind.MINTED.value:
-            if row.link_id not in found:
-                found[row.link_id] = _minted(row.link_id, row.recipient, row.document, row.company, row.at, row.actor,
-                                             row.detail)
-        elif row.kind == Kind.REVOKED.value:
-            revoked.setdefault(row.link_id, row.detail or "")
-        elif row.grant_id is None:  # a grant's events name no link; counted only where a link was used
-            tally = tallies.setdefault(row.link_id, {})
-            tally[counted[row.kind]] = tally.get(counted[row.kind], 0) + 1
-    return [dataclasses.replace(link, revoked=revoked.get(link.link_id), opened=tally.get("opened", 0),
-                                accepted=tally.get("accepted", 0), downloads=tally.get("downloads", 0))
-            for link in reversed(found.values()) for tally in (tallies.get(link.link_id, {}),)]
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        chunk = ids[start:start + _IDS_PER_QUERY]
+        marks = ", ".join("?" for _ in chunk)
+        for link_id, *tally in read.all(
+                "SELECT link_id, SUM(CASE WHEN kind = ? THEN 1 ELSE 0 END), "  # noqa: S608 - only placeholders
+                "SUM(CASE WHEN kind = ? THEN 1 ELSE 0 END), SUM(CASE WHEN kind = ? THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN kind = ? AND status = 410 AND detail LIKE ? THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN kind = ? AND status = 410 AND detail LIKE ? THEN 1 ELSE 0 END) "
+                f"FROM events WHERE link_id IN ({marks}) AND grant_id IS NULL AND kind IN (?, ?, ?, ?) "
+                "GROUP BY link_id",
+                (Kind.OPENED.value, Kind.ACCEPTED.value, Kind.DOWNLOADED.value, Kind.DENIED.value,
+                 f"{EXPIRED_DETAIL}%", Kind.DENIED.value, f"{USED_UP_DETAIL}%", *chunk, *seen)):
+            counts[str(link_id)] = (int(tally[0]), int(tally[1]), int(tally[2]), int(tally[3]), int(tally[4]))
+        for link_id, detail in read.all(f"SELECT link_id, detail FROM events WHERE kind = ? "  # noqa: S608
+                                        f"AND link_id IN ({marks}) ORDER BY id", (Kind.REVOKED.value, *chunk)):
+            revoked.setdefault(str(link_id), str(detail or ""))
+    listed = []
+    for link in found.values():
+        opened, accepted, downloads, refused_expired, refused_used_up = counts.get(link.link_id, (0, 0, 0, 0, 0))
+        refused_as = (LinkStatus.EXPIRED if refused_expired else LinkStatus.USED_UP if refused_used_up else None)
+        listed.append(dataclasses.replace(link, opened=opened, accepted=accepted, downloads=downloads,
+                                          revoked=revoked.get(link.link_id), refused_as=refused_as))
+    return sorted(listed, key=lambda link: link.since, reverse=True)
 
 
 def _minted(link_id: str, recipient: str | None, document: str | None, company: str | None, at: str,

@@ -6,7 +6,9 @@ scanners open links and a GET must change nothing. That POST spends the token an
 in `staff_sessions` (the session id kept only as its hash) and a cookie of its own, apart from Flask's session,
 `SameSite=Strict` (nothing on the staff page needs to survive a cross-site navigation). A session ends after
 SESSION_HOURS, after IDLE_MINUTES without a request, at sign-out, and as soon as its address leaves the staff
-list: membership is checked against the access.yaml of the request's own state on every request.
+list: membership is checked against the access.yaml of the request's own state on every request. The address
+typed and the staff list are compared as `forms.normalize_address` gives them (lower case, the domain in ASCII),
+the form the request form and subscriptions keep addresses in.
 
 Every action is a POST with the session's CSRF token and the same-origin check, goes through the desk (so the
 page, the CLI and the rules record the same events and send the same mail), and is audited with the staff
@@ -30,11 +32,12 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
 from generator.errors import AccessError
-from generator.gate import access, links
+from generator.gate import access, forms, links
 from generator.gate.app import Gate, answer_no_sooner, client_key, current, see_other
 from generator.gate.audit import Event, Kind, Row, now_stamp, stamp
 from generator.gate.db import Database, Tx
-from generator.gate.grants import AccessRequest, Grant, GrantStatus, RequestStatus, parse_stamp, token_hash
+from generator.gate.grants import AccessRequest, Grant, RequestStatus, parse_stamp, token_hash
+from generator.gate.mail import when
 from generator.gate.refusals import (
     InvalidSignIn,
     NotSignedIn,
@@ -43,7 +46,6 @@ from generator.gate.refusals import (
     TooManySignIns,
 )
 from generator.gate.throttle import FailureCounter
-from generator.gate.tokens import EMAIL_RE
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +63,13 @@ LINKS_PER_CLIENT = 10
 CLIENT_WINDOW_SECONDS = 60 * 60.0
 RECENT_EVENTS = 50
 MAX_REASON_CHARS = 500
-MAX_EMAIL_CHARS = 254
 COOKIE = "__Host-trustcenter-staff"  # without Secure (plain http, tests), "trustcenter-staff"
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # request, grant and link ids in paths: nothing else reaches the desk
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _EXTENSION = "trustcenter.gate.staff"
 _ENDED = "trustcenter_staff_ended"  # on flask.g: the request's staff cookie named no live session: clear it
-_RETRY_AFTER = "trustcenter_staff_retry_after"  # on flask.g: seconds until sign-in links may be asked for again
+# How far back the staff page looks for sales links, beyond the longest lifetime a link may have (link_max_days):
+# the gate refuses a token that claims more, so a link minted or first seen before that cannot be open any more.
+LINK_LEEWAY = dt.timedelta(days=1)
 
 
 # ---------------------------------------------------------------- sessions and sign-in links
@@ -177,7 +179,7 @@ def session_ending(session: StaffSession, staff: frozenset[str], now: dt.datetim
         return f"the session reached its {SESSION_HOURS} hours"
     if parse_stamp(session.seen) + dt.timedelta(minutes=IDLE_MINUTES) <= now:
         return f"no activity for {IDLE_MINUTES} minutes"
-    if session.email.lower() not in staff:
+    if session.email not in staff:  # kept as normalized when the link was asked for
         return "no longer on the staff list in access.yaml"
     return None
 
@@ -228,28 +230,32 @@ def ask_for_link() -> ResponseReturnValue:
     if closed is not None:
         return closed
     access.check_form()
-    address = flask.request.form.get("email", "").strip()
-    if not address or len(address) > MAX_EMAIL_CHARS or not EMAIL_RE.match(address):
-        return _sign_in_form(gate, email=address[:MAX_EMAIL_CHARS],
-                             error="Enter your e-mail address, like name@example.com.", status=400)
-    email = address.lower()
+    typed = flask.request.form.get("email", "")
+    try:
+        email = forms.normalize_address(typed)  # as the request form and subscriptions keep addresses
+    except forms.AddressError as error:
+        # Shown back as typed, but on one line and bounded: the page never carries what it refused whole.
+        return _sign_in_form(gate, email=forms.CONTROL.sub(" ", typed).strip()[:forms.MAX_EMAIL_CHARS],
+                             error=str(error), status=400)
     client = client_key(flask.request.remote_addr or "unknown")
     limits = _limits()
     waits = [wait for wait in (limits.per_client.retry_after(client), limits.per_address.retry_after(email))
              if wait is not None]
     if waits:
-        flask.g.setdefault(_RETRY_AFTER, max(waits))
         raise TooManySignIns(max(waits), f"sign-in links asked for too often from {client} or for one address")
     limits.per_client.record_failure(client)
     limits.per_address.record_failure(email)
     if email in staff_list(gate):
         desk = gate.desk
         sessions = StaffSessions(gate.store.db)
+        # Taken before the link is made, so never after its expiry: the message is not sent once the link is dead.
+        dies = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=SIGN_IN_MINUTES)
         with gate.store.db.write() as tx:
             token = sessions.issue_sign_in(tx, email)
             desk.send_mail(tx, email, f"Sign in to {gate.content.company.display_name}'s trust center staff page",
-                           "sign_in", url=f"{desk.base_url}/staff/sign-in/{token}", minutes=SIGN_IN_MINUTES)
-            gate.log.append(tx, _event(gate, Kind.SIGN_IN_SENT, email))
+                           "sign_in", url=f"{desk.base_url}/staff/sign-in/{token}", minutes=SIGN_IN_MINUTES,
+                           expires=dies)
+            gate.log.append(tx, _event(Kind.SIGN_IN_SENT, email))
     else:
         # No mail, no row: only the gate's log says someone asked (not for which address: it is not staff's).
         logger.info("staff sign-in asked for an address not on the staff list, from %s", client)
@@ -285,12 +291,12 @@ def sign_in(token: str) -> ResponseReturnValue:
     previous = _cookie_session(sessions)
     with gate.store.db.write() as tx:
         email = sessions.spend_sign_in(tx, token)
-        if email.lower() not in staff_list(gate):
+        if email not in staff_list(gate):
             raise InvalidSignIn("sign-in token of an address no longer on the staff list")
         if previous is not None and sessions.end(tx, previous):
-            gate.log.append(tx, _event(gate, Kind.SIGNED_OUT, previous.email, detail="signed in again"))
+            gate.log.append(tx, _event(Kind.SIGNED_OUT, previous.email, detail="signed in again"))
         session_id, _ = sessions.open(tx, email)
-        gate.log.append(tx, _event(gate, Kind.SIGNED_IN, email))
+        gate.log.append(tx, _event(Kind.SIGNED_IN, email))
     flask.g.pop(_ENDED, None)  # the old cookie is replaced, not cleared after the new one is set
     response = see_other(flask.url_for("staff.page"))
     response.set_cookie(cookie_name(gate), session_id, secure=gate.settings.secure_cookies, httponly=True,
@@ -307,7 +313,7 @@ def sign_out() -> ResponseReturnValue:
     session = _staff_form(gate)
     with gate.store.db.write() as tx:
         if StaffSessions(gate.store.db).end(tx, session):
-            gate.log.append(tx, _event(gate, Kind.SIGNED_OUT, session.email, detail="signed out"))
+            gate.log.append(tx, _event(Kind.SIGNED_OUT, session.email, detail="signed out"))
     flask.g.setdefault(_ENDED, True)
     flask.flash("You are signed out.", "ok")
     return see_other(flask.url_for("staff.page"))
@@ -337,9 +343,10 @@ def approve(request_id: str) -> ResponseReturnValue:
 def deny(request_id: str) -> ResponseReturnValue:
     gate = current()
     session = _staff_form(gate)
-    reason = _reason(flask.request.form.get("reason", ""))
-    if reason is None:
-        return _done(f"Give the reason for the denial (at most {MAX_REASON_CHARS} characters, one line).", error=True)
+    reason = forms.one_line(flask.request.form.get("reason", ""))
+    problem = forms.line_error(reason, "the reason for the denial", MAX_REASON_CHARS)
+    if problem is not None:
+        return _done(problem, error=True)
 
     def act() -> str:
         request = gate.desk.deny(_checked_id(request_id), session.email, reason)
@@ -352,7 +359,9 @@ def deny(request_id: str) -> ResponseReturnValue:
 def revoke_grant(grant_id: str) -> ResponseReturnValue:
     gate = current()
     session = _staff_form(gate)
-    reason = _reason(flask.request.form.get("reason", "")) or f"revoked by {session.email}"
+    reason, problem = _revoke_reason(session)
+    if problem is not None:
+        return _done(problem, error=True)
 
     def act() -> str:
         grant = _checked_id(grant_id)
@@ -367,7 +376,9 @@ def revoke_grant(grant_id: str) -> ResponseReturnValue:
 def revoke_link(link_id: str) -> ResponseReturnValue:
     gate = current()
     session = _staff_form(gate)
-    reason = _reason(flask.request.form.get("reason", "")) or f"revoked by {session.email}"
+    reason, problem = _revoke_reason(session)
+    if problem is not None:
+        return _done(problem, error=True)
 
     def act() -> str:
         link = _checked_id(link_id)
@@ -385,9 +396,6 @@ def _clear_ended_cookie(response: flask.Response) -> flask.Response:
         gate = current()
         response.delete_cookie(cookie_name(gate), path="/", secure=gate.settings.secure_cookies, httponly=True,
                                samesite="Strict")
-    refusal_wait = flask.g.get(_RETRY_AFTER)
-    if refusal_wait is not None:
-        response.headers["Retry-After"] = str(int(refusal_wait) + 1)
     return response
 
 
@@ -400,9 +408,17 @@ def cookie_name(gate: Gate) -> str:
 
 
 def staff_list(gate: Gate) -> frozenset[str]:
-    """The staff addresses of the access.yaml this request reads, normalized: compared without regard to case."""
+    """The staff addresses of the access.yaml this request reads, in the form `forms.normalize_address` gives the
+    address typed into the sign-in form (lower case, the domain in ASCII), so the two compare equal."""
     access_file = gate.content.access
-    return frozenset(address.strip().lower() for address in access_file.staff) if access_file else frozenset()
+    return frozenset(_normalized(address) for address in access_file.staff) if access_file else frozenset()
+
+
+def _normalized(address: str) -> str:
+    try:
+        return forms.normalize_address(address)
+    except forms.AddressError:  # access.yaml's check lets it through, the form's does not: nobody can type it
+        return address.strip().lower()
 
 
 def signed_in(gate: Gate) -> StaffSession | None:
@@ -417,7 +433,7 @@ def signed_in(gate: Gate) -> StaffSession | None:
         if session.ended is None:
             with gate.store.db.write() as tx:
                 if sessions.end(tx, session):
-                    gate.log.append(tx, _event(gate, Kind.SIGNED_OUT, session.email, detail=reason))
+                    gate.log.append(tx, _event(Kind.SIGNED_OUT, session.email, detail=reason))
         flask.g.setdefault(_ENDED, True)
         return None
     sessions.touch(session)
@@ -459,14 +475,14 @@ def _closed(gate: Gate) -> ResponseReturnValue | None:
 
 
 def _sign_in_form(gate: Gate, *, email: str, error: str | None, status: int) -> ResponseReturnValue:
-    return gate.render("gate/staff_sign_in_form.html", status, email=email, error=error,
+    return gate.render("gate/staff_sign_in_form.html", status, email=email, error=error, minutes=SIGN_IN_MINUTES,
                        csrf=access.browser_session(), messages=flask.get_flashed_messages(with_categories=True))
 
 
-def _event(gate: Gate, kind: Kind, actor: str, *, detail: str | None = None) -> Event:
-    request = flask.request
-    return Event(kind, actor=actor, detail=detail, ip=request.remote_addr, browser=flask.session.get("browser"),
-                 user_agent=(request.user_agent.string or "")[:300] or None)
+def _event(kind: Kind, actor: str, *, detail: str | None = None) -> Event:
+    visitor = forms.visitor()
+    return Event(kind, actor=actor, detail=detail, ip=visitor.ip, browser=visitor.browser,
+                 user_agent=visitor.user_agent)
 
 
 # ---------------------------------------------------------------- actions: one line back to the page
@@ -493,11 +509,12 @@ def _checked_id(value: str) -> str:
     return value
 
 
-def _reason(text: str) -> str | None:
-    reason = " ".join(text.split())
-    if not reason or len(reason) > MAX_REASON_CHARS or _CONTROL.search(reason):
-        return None
-    return reason
+def _revoke_reason(session: StaffSession) -> tuple[str, str | None]:
+    """The reason a revocation records (optional: the staff member's address stands in), or what is wrong with it."""
+    reason = forms.one_line(flask.request.form.get("reason", ""))
+    if not reason:
+        return f"revoked by {session.email}", None
+    return reason, forms.line_error(reason, "the reason for revoking", MAX_REASON_CHARS)
 
 
 # ---------------------------------------------------------------- what the signed-in page shows
@@ -530,7 +547,7 @@ class SalesLink:
     link: links.MintedLink
     document: str
     expires: str
-    open: bool  # may still be revoked
+    status: str  # in words
 
 
 @dataclasses.dataclass(frozen=True)
@@ -540,6 +557,9 @@ class Activity:
 
 
 def _dashboard(gate: Gate) -> dict[str, Any]:
+    """What the signed-in page lists. Each part is one query (or a few), bounded by what is open now rather than by
+    everything ever recorded: every pending request, every grant in force, the sales links that may still be open
+    (those of the longest lifetime a link may have, with their counts), the last RECENT_EVENTS events."""
     store = gate.store
     access_file = gate.desk.access
     gated = gate.documents
@@ -547,14 +567,29 @@ def _dashboard(gate: Gate) -> dict[str, Any]:
                               [Choice(doc.id, doc.title, doc.id in request.documents) for doc in gated.values()])
                for request in reversed(store.access.requests(RequestStatus.PENDING))]
     grants = [ActiveGrant(grant, _titles(gate, grant.documents), _day(grant.expires))
-              for grant in store.access.grants() if grant.status is GrantStatus.ACTIVE]
-    minted = [SalesLink(link, _titles(gate, [link.document]), _when(link.expires) if link.expires else "unknown",
-                        link.status is links.LinkStatus.ACTIVE)
-              for link in links.minted_links(gate.log)]
+              for grant in store.access.active_grants()]
+    since = dt.datetime.now(dt.UTC) - gate.state.max_lifetime - LINK_LEEWAY
+    minted = [SalesLink(link, _titles(gate, [link.document]), _link_expiry(link), _link_status(link))
+              for link in links.minted_links(gate.log, since=since)]
     activity = [Activity(row, _when(row.at)) for row in gate.log.recent(RECENT_EVENTS)]
     return {"pending": pending, "grants": grants, "links": minted, "activity": activity,
-            "default_days": access_file.default_days, "max_days": access_file.max_days,
-            "max_reason": MAX_REASON_CHARS}
+            "link_days": gate.state.max_lifetime.days, "default_days": access_file.default_days,
+            "max_days": access_file.max_days, "max_reason": MAX_REASON_CHARS}
+
+
+def _link_expiry(link: links.MintedLink) -> str:
+    if link.expires is not None:
+        return _when(link.expires)
+    return "unknown (minted elsewhere)" if link.elsewhere else "unknown"
+
+
+def _link_status(link: links.MintedLink) -> str:
+    status = link.status
+    if status is links.LinkStatus.REVOKED:
+        return f"revoked: {link.revoked}" if link.revoked else "revoked"
+    if status is links.LinkStatus.UNKNOWN:
+        return "open, as far as the gate knows"
+    return status.value.replace("_", " ")
 
 
 def _titles(gate: Gate, documents: Sequence[str]) -> str:
@@ -567,4 +602,4 @@ def _when(value: str) -> str:
 
 
 def _day(value: str) -> str:
-    return f"{parse_stamp(value):%d %B %Y}"
+    return when(parse_stamp(value).date())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import html
 import re
 import time
 from collections.abc import Iterator
@@ -25,8 +26,8 @@ from generator.gate.audit import Kind, stamp
 from generator.gate.grants import AccessRequest, GrantStatus, RequestStatus, token_hash
 from generator.gate.mail import MailSettings
 
-STAFF = "staff@example.test"
-OTHER_STAFF = "lead@example.test"
+STAFF = "staff@company.example"
+OTHER_STAFF = "lead@company.example"
 REQUESTER = "rita@prospect.test"
 COOKIE = "__Host-trustcenter-staff"
 
@@ -39,7 +40,7 @@ def write_access(project: Path, staff: list[str]) -> None:
 
 @dataclasses.dataclass
 class Staffed:
-    """A running gate with access.yaml (staff: Staff@Example.test, lead@example.test) and mail to a real server."""
+    """A running gate with access.yaml (staff: Staff@Company.example, lead@company.example) and mail to a real server."""
 
     running: RunningGate
     smtp: SmtpServer
@@ -87,7 +88,7 @@ def start(project: Path, tmp_path: Path, smtp: SmtpServer, **overrides: Any) -> 
 
 @pytest.fixture
 def staffed(project: Path, tmp_path: Path, smtp_server: SmtpServer) -> Iterator[Staffed]:
-    write_access(project, ["Staff@Example.test", OTHER_STAFF])
+    write_access(project, ["Staff@Company.example", OTHER_STAFF])
     with start(project, tmp_path, smtp_server) as running:
         gate_app.current_of(running.app).delivery.start()  # as `trustcenter gate` does: the outbox is delivered
         yield Staffed(running, smtp_server, project)
@@ -148,7 +149,7 @@ def test_a_staff_member_signs_in_with_the_link_mailed_to_them(staffed: Staffed) 
     assert token not in str(message.message["Subject"])
     # The page behind the link changes nothing (mail scanners open links): the link still works afterwards.
     page = browser.get(path)
-    assert page.status == 200 and "Sign in as <strong>staff@example.test</strong>" in page.text
+    assert page.status == 200 and "Sign in as <strong>staff@company.example</strong>" in page.text
     assert browser.get(path).status == 200
     assert COOKIE not in browser.cookies and staffed.events(Kind.SIGNED_IN) == []
     signed = browser.post(path, {"csrf": browser.csrf_from(page)})
@@ -158,7 +159,7 @@ def test_a_staff_member_signs_in_with_the_link_mailed_to_them(staffed: Staffed) 
         assert attribute in attributes, attributes
     assert "domain=" not in attributes and len(browser.cookies[COOKIE]) >= 40
     staff_page = browser.get("/staff")
-    assert staff_page.status == 200 and "Signed in as <strong>staff@example.test</strong>" in staff_page.text
+    assert staff_page.status == 200 and "Signed in as <strong>staff@company.example</strong>" in staff_page.text
     assert_gate_headers(staff_page)
     [sent_event] = staffed.events(Kind.SIGN_IN_SENT)
     [signed_in] = staffed.events(Kind.SIGNED_IN)
@@ -172,13 +173,13 @@ def test_a_staff_member_signs_in_with_the_link_mailed_to_them(staffed: Staffed) 
 
 def test_the_staff_list_is_compared_without_regard_to_case(staffed: Staffed) -> None:
     browser = staffed.browser()
-    # access.yaml lists Staff@Example.test; the form gets STAFF@example.TEST; the link goes to one address.
-    assert ask_for_link(browser, "  STAFF@example.TEST ").status == 200
+    # access.yaml lists Staff@Company.example; the form gets STAFF@company.EXAMPLE; the link goes to one address.
+    assert ask_for_link(browser, "  STAFF@company.EXAMPLE ").status == 200
     assert staffed.mail(STAFF, "Sign in").rcpt_tos == [STAFF]
 
 
 def test_an_address_not_on_the_staff_list_gets_the_same_answer_and_no_mail(staffed: Staffed) -> None:
-    outsider = ask_for_link(staffed.browser(), "mallory@example.test")
+    outsider = ask_for_link(staffed.browser(), "mallory@company.example")
     insider = ask_for_link(staffed.browser(), OTHER_STAFF)
     assert outsider.status == insider.status == 200
     assert outsider.body == insider.body
@@ -192,7 +193,7 @@ def test_a_malformed_address_is_asked_for_again(staffed: Staffed) -> None:
     browser = staffed.browser()
     form = browser.get("/staff")
     reply = browser.post("/staff/sign-in", {"csrf": browser.csrf_from(form), "email": "not an address\r\nBcc: x@y"})
-    assert reply.status == 400 and 'aria-invalid="true"' in reply.text and "like name@example.com" in reply.text
+    assert reply.status == 400 and 'aria-invalid="true"' in reply.text and "like name@company.com" in reply.text
     assert staffed.gate.store.outbox.items() == []
 
 
@@ -245,7 +246,7 @@ def test_guessed_sign_in_tokens_are_refused_and_count_toward_the_throttle(
 
 
 def test_sign_in_links_for_one_address_are_limited_and_say_so(staffed: Staffed) -> None:
-    for address in (STAFF, "mallory@example.test"):  # the same limit, on the list or not: no answer tells them apart
+    for address in (STAFF, "mallory@company.example"):  # the same limit, on the list or not: no answer tells them apart
         for _ in range(3):
             assert ask_for_link(staffed.browser(), address).status == 200
         refused = ask_for_link(staffed.browser(), address)
@@ -257,10 +258,25 @@ def test_sign_in_links_for_one_address_are_limited_and_say_so(staffed: Staffed) 
 def test_sign_in_links_asked_for_from_one_client_are_limited(staffed: Staffed) -> None:
     browser = staffed.browser()
     for number in range(10):
-        assert ask_for_link(browser, f"person{number}@example.test").status == 200
+        assert ask_for_link(browser, f"person{number}@company.example").status == 200
     refused = ask_for_link(browser, STAFF)
     assert refused.status == 429
     assert staffed.gate.store.outbox.items() == []
+
+
+def test_too_many_sign_in_links_answer_with_retry_after_in_whole_seconds(staffed: Staffed) -> None:
+    for _ in range(3):
+        assert ask_for_link(staffed.browser(), STAFF).status == 200
+    per_address = ask_for_link(staffed.browser(), STAFF)
+    client = staffed.browser()
+    for number in range(7):  # ten from this network in all
+        assert ask_for_link(client, f"person{number}@company.example").status == 200
+    per_client = ask_for_link(client, OTHER_STAFF)
+    for refused, window in ((per_address, 15 * 60), (per_client, 60 * 60)):
+        assert refused.status == 429 and "Too many sign-in links" in refused.text
+        value = refused.header("Retry-After") or ""
+        assert value.isascii() and value.isdigit() and 0 < int(value) <= window + 1, value
+        assert_gate_headers(refused)
 
 
 # ---------------------------------------------------------------- forms from elsewhere, no session
@@ -361,7 +377,7 @@ def test_denying_a_request_needs_a_reason_tells_the_requester_and_audits_the_sta
     browser = staffed.browser()
     csrf = sign_in(staffed, browser)
     assert browser.post(f"/staff/requests/{request.id}/deny", {"csrf": csrf, "reason": "  "}).status == 303
-    assert flash(browser).startswith("Give the reason for the denial")
+    assert flash(browser) == "Enter the reason for the denial."
     assert staffed.gate.store.access.find_request(request.id).status is RequestStatus.PENDING  # type: ignore[union-attr]
     assert browser.post(f"/staff/requests/{request.id}/deny",
                         {"csrf": csrf, "reason": "Not a customer yet"}).status == 303
@@ -449,9 +465,182 @@ def test_the_staff_page_shows_grants_links_and_recent_activity(staffed: Staffed)
     page = browser.get("/staff").text
     assert "No request is waiting for review." in page
     assert grant.email in page and "rule:test" in page
-    assert "No sales link is recorded" in page
+    assert "No sales link of the last" in page
     activity = page[page.index('id="activity-title"'):]
     assert "signed_in" in activity and "approved" in activity and STAFF in activity
+
+
+# ---------------------------------------------------------------- the lists, however long the log
+
+
+@dataclasses.dataclass(frozen=True)
+class ListedLink:
+    """One row of the staff page's sales links, as a person reads it."""
+
+    recipient: str
+    expires: str
+    opened: str
+    downloads: str
+    status: str
+    revocable: bool  # the row has a revoke form
+
+
+def listed_links(page: str) -> dict[str, ListedLink]:
+    """The rows of the "Sales links" table, by link id (each id once: a second row for an id would be a bug)."""
+    section = page[page.index('id="links-title"'):page.index('id="activity-title"')]
+    found: dict[str, ListedLink] = {}
+    for row in section.split("<tr>")[2:]:  # before the first: the section's start; then the header row
+        cells = {label: html.unescape(re.sub(r"<[^>]+>", " ", text)).split()
+                 for label, text in re.findall(r'data-label="([^"]+)">(.*?)</t[dh]>', row, re.DOTALL)}
+        [link_id] = cells["Link"]
+        assert link_id not in found, f"{link_id} listed twice"
+        found[link_id] = ListedLink(" ".join(cells["Recipient"]), " ".join(cells["Expires"]),
+                                    " ".join(cells["Opened"]), " ".join(cells["Downloads"]),
+                                    " ".join(cells["Status"]), f"Revoke link {link_id}</button>" in row)
+    return found
+
+
+def listed_grants(page: str) -> set[str]:
+    """The grants the "Active grants" table offers to revoke."""
+    section = page[page.index('id="grants-title"'):page.index('id="links-title"')]
+    return set(re.findall(r"Revoke grant (g-[0-9a-f]+)</button>", section))
+
+
+def test_the_staff_page_lists_every_open_grant_and_link_and_nothing_ended_however_long_the_log(
+        signer: Signer, staffed: Staffed) -> None:
+    """A log of a few thousand events: every grant in force and every link that may still open is listed (and can
+    be revoked); nothing revoked, expired or used up is offered as open. What is counted, not how fast."""
+    from generator.gate.audit import Event
+
+    gate = staffed.gate
+    store, log = gate.store, gate.log
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    soon, gone = now + dt.timedelta(days=10), now - dt.timedelta(days=1)
+    expected: dict[str, tuple[str, bool]] = {}  # link id -> (status shown, revocable)
+    active_grants: set[str] = set()
+    ended_grants: set[str] = set()
+
+    def minted(tx: Any, number: int, *, expires: dt.datetime, max_downloads: int = 5) -> str:
+        link = signer.link(recipient=f"p{number}@customer.test", expires_at=expires, max_downloads=max_downloads)
+        log.append(tx, Event(Kind.MINTED, link_id=link.link_id, recipient=link.recipient, document=GATED_ID,
+                             company=link.company, actor="cli:sales", detail=links.minted_detail(link)))
+        return link.link_id
+
+    def used(tx: Any, link_id: str, number: int, kind: Kind, *, status: int = 200, detail: str | None = None,
+             grant_id: str | None = None) -> None:
+        log.append(tx, Event(kind, status=status, link_id=link_id, recipient=f"p{number}@customer.test",
+                             document=GATED_ID, company="Customer Inc", ip="192.0.2.7", detail=detail,
+                             grant_id=grant_id))
+
+    with store.db.write() as tx:
+        for number in range(1000):
+            match number % 10:
+                case 0 | 1 | 2 | 3:  # recorded, in use, downloads left
+                    link_id = minted(tx, number, expires=soon)
+                    for kind in (Kind.OPENED, Kind.ACCEPTED, Kind.DOWNLOADED):
+                        used(tx, link_id, number, kind)
+                    expected[link_id] = ("active", True)
+                case 4:  # revoked after being opened
+                    link_id = minted(tx, number, expires=soon)
+                    used(tx, link_id, number, Kind.OPENED)
+                    log.append(tx, Event(Kind.REVOKED, link_id=link_id, detail="deal lost", actor=STAFF))
+                    expected[link_id] = ("revoked: deal lost", False)
+                case 5:  # past its expiry, however much it was used
+                    link_id = minted(tx, number, expires=gone)
+                    used(tx, link_id, number, Kind.OPENED)
+                    expected[link_id] = ("expired", False)
+                case 6:  # every download it allowed was made
+                    link_id = minted(tx, number, expires=soon, max_downloads=2)
+                    for kind in (Kind.OPENED, Kind.ACCEPTED, Kind.DOWNLOADED, Kind.DOWNLOADED):
+                        used(tx, link_id, number, kind)
+                    expected[link_id] = ("used up", False)
+                case 7:  # minted elsewhere, opened here: open as far as the gate knows
+                    link_id = signer.link().link_id
+                    used(tx, link_id, number, Kind.OPENED)
+                    used(tx, link_id, number, Kind.ACCEPTED)
+                    expected[link_id] = ("open, as far as the gate knows", True)
+                case 8:  # minted elsewhere, first seen when the gate refused it as expired
+                    link_id = signer.link().link_id
+                    used(tx, link_id, number, Kind.DENIED, status=410,
+                         detail=f"expired at {gone.isoformat()}; token sha256:{'ab' * 8}")
+                    expected[link_id] = ("expired", False)
+                case _:  # minted elsewhere, opened, then revoked here
+                    link_id = signer.link().link_id
+                    used(tx, link_id, number, Kind.OPENED)
+                    log.append(tx, Event(Kind.REVOKED, link_id=link_id, detail="wrong person", actor=STAFF))
+                    expected[link_id] = ("revoked: wrong person", False)
+        for number in range(400):
+            ended = max(0, number % 4 - 1)  # 0: in force (half of them), 1: revoked, 2: expired
+            grant, _ = store.access.create_grant(
+                tx, email=f"g{number}@prospect.test", name=f"Grantee {number}", company="Prospect Ltd",
+                documents=(GATED_ID,), days=-1 if ended == 2 else 30, nda_on_file=False, approved_by="rule:test",
+                request_id=None)
+            # A grant's own events name no link: they must not count as, nor make, a sales link.
+            log.append(tx, Event(Kind.OPENED, status=200, grant_id=grant.id, recipient=grant.email, document=GATED_ID))
+            log.append(tx, Event(Kind.DOWNLOADED, status=200, grant_id=grant.id, recipient=grant.email,
+                                 document=GATED_ID))
+            if ended == 1:
+                log.append(tx, Event(Kind.REVOKED, grant_id=grant.id, detail="left the company", actor=STAFF))
+            (ended_grants if ended else active_grants).add(grant.id)
+    assert int(store.db.read().scalar("SELECT COUNT(*) FROM events")) > 3000
+
+    browser = staffed.browser()
+    sign_in(staffed, browser)
+    page = browser.get("/staff")
+    assert page.status == 200
+    assert listed_grants(page.text) == active_grants and len(active_grants) == 200
+    lists = page.text[:page.text.index('id="activity-title"')]  # the activity below may name any of them
+    assert not any(grant_id in lists for grant_id in ended_grants)
+    shown = listed_links(page.text)
+    assert {link_id: (row.status, row.revocable) for link_id, row in shown.items()} == expected
+    assert f"Active grants ({len(active_grants)})" in page.text and f"Sales links ({len(expected)})" in page.text
+    # The counts are the link's own: a used link's row says what became of it.
+    active = next(link_id for link_id, (status, _) in expected.items() if status == "active")
+    assert (shown[active].opened, shown[active].downloads) == ("1", "1 of 5")
+
+
+def test_a_link_minted_elsewhere_shows_once_the_gate_has_seen_it_and_can_be_revoked(
+        signer: Signer, staffed: Staffed, tmp_path: Path) -> None:
+    # A sales laptop: no gate database there, so `link create` records nothing (its "not recorded" note).
+    laptop = links.create(staffed.gate.settings.project, links.LinkRequest(GATED_ID, "bob@customer.test", "Customer"),
+                          private_key_path=tmp_path / "secrets" / "test-key.pem",
+                          record=links.Record(tmp_path / "laptop" / "gate.sqlite3", actor="cli:sales"))
+    assert laptop.recorded_in is None
+    link_id = laptop.link.link_id
+    browser = staffed.browser()
+    csrf = sign_in(staffed, browser)
+    assert link_id not in browser.get("/staff").text  # the gate knows nothing of it yet
+
+    recipient = staffed.browser()
+    assert recipient.get(f"/access/{laptop.token}").status == 200
+    row = listed_links(browser.get("/staff").text)[link_id]
+    assert row == ListedLink("bob@customer.test", "unknown (minted elsewhere)", "1", "0",
+                             "open, as far as the gate knows", True)
+
+    assert browser.post(f"/staff/links/{link_id}/revoke", {"csrf": csrf, "reason": "sent to the wrong Bob"}).status == 303
+    assert flash(browser) == f"Revoked link {link_id}: it no longer opens."
+    refused = recipient.get(f"/access/{laptop.token}")
+    assert refused.status == 410 and "withdrawn" in refused.text
+    [revoked] = staffed.events(Kind.REVOKED)
+    assert (revoked.link_id, revoked.actor, revoked.detail) == (link_id, STAFF, "sent to the wrong Bob")
+    row = listed_links(browser.get("/staff").text)[link_id]
+    assert row.status == "revoked: sent to the wrong Bob" and not row.revocable
+
+
+def test_a_link_minted_elsewhere_and_refused_as_expired_shows_expired(signer: Signer, staffed: Staffed,
+                                                                      tmp_path: Path) -> None:
+    now = dt.datetime.now(dt.UTC)
+    laptop = links.create(staffed.gate.settings.project, links.LinkRequest(GATED_ID, "old@customer.test",
+                                                                           expires="1d"),
+                          private_key_path=tmp_path / "secrets" / "test-key.pem", now=now - dt.timedelta(days=2))
+    assert laptop.recorded_in is None
+    refused = staffed.browser().get(f"/access/{laptop.token}")
+    assert refused.status == 410 and "expired" in refused.text
+    browser = staffed.browser()
+    sign_in(staffed, browser)
+    row = listed_links(browser.get("/staff").text)[laptop.link.link_id]
+    assert (row.recipient, row.expires, row.opened, row.status, row.revocable) == (
+        "old@customer.test", "unknown (minted elsewhere)", "0", "expired", False)
 
 
 # ---------------------------------------------------------------- how sessions end
@@ -479,7 +668,7 @@ def test_the_old_session_stays_ended_when_the_address_is_back_on_the_list(staffe
     write_access(staffed.project, [OTHER_STAFF])
     assert staffed.gate.reloader.reload()
     browser.get("/staff")
-    write_access(staffed.project, ["Staff@Example.test", OTHER_STAFF])
+    write_access(staffed.project, ["Staff@Company.example", OTHER_STAFF])
     assert staffed.gate.reloader.reload()
     browser.cookies[COOKIE] = session_cookie
     assert "Send me a sign-in link" in browser.get("/staff").text
@@ -611,7 +800,7 @@ def test_a_staff_member_signs_in_and_approves_a_request_in_chromium(staffed: Sta
         page.goto(base + sign_in_path(staffed.mail(STAFF, "Sign in")))  # as if clicked in the mail client
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(f"{base}/staff")
-        assert "Signed in as staff@example.test" in page.locator("main").inner_text()
+        assert "Signed in as staff@company.example" in page.locator("main").inner_text()
         article = page.locator("article", has_text="Rita Prospect")
         article.get_by_label("Days of access").fill("21")
         article.get_by_role("button", name="Approve").click()
