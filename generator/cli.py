@@ -12,6 +12,7 @@ import click
 
 if TYPE_CHECKING:
     from generator.content.project import Project
+    from generator.gate.db import Location
     from generator.gate.desk import Desk
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -187,10 +188,31 @@ def reference(output: Path, write_schemas: bool) -> None:
 # ---------------------------------------------------------------- keys, links, the gate, the audit log
 
 
+class _DatabaseType(click.ParamType["Location"]):
+    """--db: the path of a SQLite file, or a postgresql:// URL (several gate instances share one database)."""
+
+    name = "FILE|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Location:
+        from generator.errors import UserError
+        from generator.gate import db
+
+        if isinstance(value, (Path, db.PostgresUrl)):
+            return value
+        try:
+            return db.location(str(value))
+        except UserError as error:
+            self.fail(error.message, param, ctx)
+
+
+DATABASE = _DatabaseType()
+
+
 def _db_option(func: F) -> F:
     return click.option(
-        "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="The gate's SQLite database (default: gate.sqlite3 in the project's state folder, "
+        "--db", "db_path", type=DATABASE, default=None,
+        help="The gate's database: a SQLite file, or a postgresql://user@host/name URL that several gates share "
+             "(default: $TRUSTCENTER_DB, else gate.sqlite3 in the project's state folder, "
              "$TRUSTCENTER_STATE_DIR or ~/.local/state/trustcenter/<project>-<hash>/).",
     )(func)
 
@@ -298,13 +320,14 @@ def link() -> None:
               help="The signing key (default: the file named by TRUSTCENTER_SIGNING_KEY).")
 @click.option("--gate-url", default=None, help="The gate's address (default: gate_url in trust/company.yaml).")
 @click.option("--json", "as_json", is_flag=True, help="Print an object with url, link_id, document, recipient, expires.")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--db", "db_path", type=DATABASE, default=None,
               help="The gate's database to record the link in, so `link list` and the staff page show it (default: "
-                   "the gate's database in the project's state folder, if there is one; never created).")
+                   "$TRUSTCENTER_DB, else the gate's database in the project's state folder, if there is one; never "
+                   "created).")
 @project_option
 def link_create(document: str, recipient: str, company: str | None, expires: str | None, max_downloads: int,
                 nda_on_file: bool, private_key_path: Path | None, gate_url: str | None, as_json: bool,
-                db_path: Path | None, project: Project) -> None:
+                db_path: Location | None, project: Project) -> None:
     """Print a personal URL for DOCUMENT: <gate URL>/access/<token>."""
     from generator.errors import UserError
     from generator.gate import links
@@ -338,7 +361,7 @@ def link_create(document: str, recipient: str, company: str | None, expires: str
 @_as_option
 @_db_option
 @project_option
-def link_revoke(link_id: str, reason: str, create: bool, actor: str | None, db_path: Path | None,
+def link_revoke(link_id: str, reason: str, create: bool, actor: str | None, db_path: Location | None,
                 project: Project) -> None:
     """Withdraw a link at once (webhooks are told: grant.revoked); holds across gate restarts."""
     from generator.errors import UserError
@@ -364,7 +387,7 @@ def link_revoke(link_id: str, reason: str, create: bool, actor: str | None, db_p
                    "minted_elsewhere.")
 @_db_option
 @project_option
-def link_list(as_json: bool, db_path: Path | None, project: Project) -> None:
+def link_list(as_json: bool, db_path: Location | None, project: Project) -> None:
     """The links recorded as minted in the gate's database, and those minted elsewhere that the gate has seen
     (expiry unknown: status unknown until it is refused as expired); whether each was opened, accepted, downloaded."""
     from generator.gate import audit, links, settings
@@ -418,7 +441,7 @@ def link_list(as_json: bool, db_path: Path | None, project: Project) -> None:
               help="The webhooks file: endpoints, their secrets and the events each receives (kept out of trust/; "
                    "default: $TRUSTCENTER_WEBHOOKS).")
 @project_option
-def gate(host: str, port: int, db_path: Path | None, create_db: bool, site_dir: Path | None, no_site: bool,
+def gate(host: str, port: int, db_path: Location | None, create_db: bool, site_dir: Path | None, no_site: bool,
          threads: int, trusted_proxy: str | None, insecure_cookies: bool, reload_seconds: float, checkpoints: Path | None,
          check_only: bool, webhooks_file: Path | None,
          project: Project) -> None:
@@ -468,7 +491,7 @@ def gate(host: str, port: int, db_path: Path | None, create_db: bool, site_dir: 
 @click.option("--json", "as_json", is_flag=True, help="Print a list of objects (never the bodies).")
 @_db_option
 @project_option
-def outbox(retry: bool, purge: bool, item_id: int | None, as_json: bool, db_path: Path | None,
+def outbox(retry: bool, purge: bool, item_id: int | None, as_json: bool, db_path: Location | None,
            project: Project) -> None:
     """The e-mails and webhook events the gate sent or is trying to send: status, attempts, last error."""
     from generator.errors import UserError
@@ -505,7 +528,7 @@ def outbox(retry: bool, purge: bool, item_id: int | None, as_json: bool, db_path
               help="With --verify: also check the chain against the checkpoints in this file. Alone: verify the "
                    "chain and append a checkpoint of its head to this file (keep it off the gate's host).")
 @project_option
-def audit_log(db_path: Path | None, link_id: str | None, request_id: str | None, grant_id: str | None,
+def audit_log(db_path: Location | None, link_id: str | None, request_id: str | None, grant_id: str | None,
               actor: str | None, style: str, verify: bool, checkpoint_file: Path | None, project: Project) -> None:
     """Who opened, accepted and downloaded; every denied attempt; the chain's integrity."""
     from generator.errors import StoreError
@@ -530,6 +553,25 @@ def audit_log(db_path: Path | None, link_id: str | None, request_id: str | None,
     click.echo(audit.format_rows(log.events(link_id, request_id=request_id, grant_id=grant_id, actor=actor), style))
 
 
+@main.command()
+@click.argument("pdf", metavar="FILE.pdf", type=click.Path(path_type=Path))
+@_db_option
+@project_option
+def trace(pdf: Path, db_path: Location | None, project: Project) -> None:
+    """Name the link or grant, recipient, company and download time of a leaked copy from the marks the gate wove into it and the audit log; say which marks were found and how sure each is (exit 0 traced, 1 not)."""
+    from generator.gate import settings
+    from generator.gate import trace as tracing
+
+    store = settings.open_store(project, db_path)
+    try:
+        found = tracing.trace(pdf, store, settings.audit_key(project))
+    finally:
+        store.close()
+    for line in found.lines():
+        click.echo(line)
+    sys.exit(0 if found.traced else 1)
+
+
 # ---------------------------------------------------------------- access requests and grants (staff review)
 
 
@@ -548,7 +590,7 @@ def requests_group() -> None:
               help="Print a list of objects with id, email, company, documents, status, created.")
 @_db_option
 @project_option
-def requests_list(status: str | None, as_json: bool, db_path: Path | None, project: Project) -> None:
+def requests_list(status: str | None, as_json: bool, db_path: Location | None, project: Project) -> None:
     """The requests, newest first."""
     from generator.gate import audit, settings
     from generator.gate.grants import RequestStatus
@@ -574,7 +616,7 @@ def requests_list(status: str | None, as_json: bool, db_path: Path | None, proje
 @_db_option
 @project_option
 def requests_approve(request_id: str, days: int | None, documents: str | None, nda_on_file: bool, actor: str | None,
-                     db_path: Path | None, project: Project) -> None:
+                     db_path: Location | None, project: Project) -> None:
     """Approve a pending request: a grant, and its personal link mailed to the requester."""
     from generator.gate import settings
 
@@ -593,7 +635,7 @@ def requests_approve(request_id: str, days: int | None, documents: str | None, n
 @_as_option
 @_db_option
 @project_option
-def requests_deny(request_id: str, reason: str, actor: str | None, db_path: Path | None, project: Project) -> None:
+def requests_deny(request_id: str, reason: str, actor: str | None, db_path: Location | None, project: Project) -> None:
     """Deny a pending request; the requester is told."""
     from generator.errors import UserError
     from generator.gate import settings
@@ -618,7 +660,7 @@ def grants_group() -> None:
               help="Print a list of objects with id, email, documents, expires, status.")
 @_db_option
 @project_option
-def grants_list(as_json: bool, db_path: Path | None, project: Project) -> None:
+def grants_list(as_json: bool, db_path: Location | None, project: Project) -> None:
     """The grants, newest first, active or not."""
     from generator.gate import audit, settings
 
@@ -637,7 +679,7 @@ def grants_list(as_json: bool, db_path: Path | None, project: Project) -> None:
 @_as_option
 @_db_option
 @project_option
-def grants_revoke(grant_id: str, reason: str | None, actor: str | None, db_path: Path | None,
+def grants_revoke(grant_id: str, reason: str | None, actor: str | None, db_path: Location | None,
                   project: Project) -> None:
     """Withdraw a grant at once: its link answers 410 from now on."""
     from generator.errors import UserError
@@ -693,7 +735,7 @@ def changes(since: str | None, until: str | None, style: str, project: Project) 
 @click.option("--base-url", default=None, metavar="URL",
               help="The gate's address for the unsubscribe links (default: gate_url in trust/company.yaml).")
 @project_option
-def notify(db_path: Path | None, dry_run: bool, base_url: str | None, project: Project) -> None:
+def notify(db_path: Location | None, dry_run: bool, base_url: str | None, project: Project) -> None:
     """Mail each new change notice (the Atom feed's entries) to confirmed subscribers, never one twice; run it after each deploy, where the gate's database is."""
     from generator.publish import notify as notices
 

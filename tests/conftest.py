@@ -148,3 +148,45 @@ def smtp_server() -> Any:
 
     with SmtpServer() as server:
         yield server
+
+
+# ---------------------------------------------------------------- the gate's two stores
+# Every test of the gate's suites (tests/gate/, the access CLI, notify) runs on SQLite and on PostgreSQL: the
+# `gate_store` fixture is parametrised, and on PostgreSQL it points TRUSTCENTER_DB (which the CLI and
+# `support.gate_database` read) at a new database of a throwaway server (tests/pgserver.py). A test about SQLite's
+# file itself (its mode, a copy of its bytes, a replaced file) is marked `sqlite_only` and runs once.
+
+STORES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "gate_store" in metafunc.fixturenames:
+        kinds = STORES[:1] if metafunc.definition.get_closest_marker("sqlite_only") else STORES
+        metafunc.parametrize("gate_store", kinds, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Any:
+    """One PostgreSQL server per test process. Missing binaries fail the run in CI, skip elsewhere."""
+    import os
+
+    import pgserver
+
+    if pgserver.binaries() is None:
+        message = "PostgreSQL's server (initdb, pg_ctl) is not installed: `make test` installs Debian's postgresql"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with pgserver.running() as server:
+        yield server
+
+
+@pytest.fixture
+def gate_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The store this test's gate uses: "sqlite" (a file under tmp_path) or "postgresql" (a new database)."""
+    kind = str(request.param)
+    if kind == "postgresql":
+        monkeypatch.setenv("TRUSTCENTER_DB", request.getfixturevalue("postgres_server").database())
+    else:
+        monkeypatch.delenv("TRUSTCENTER_DB", raising=False)
+    return kind

@@ -16,6 +16,7 @@ import jwt
 import waitress  # type: ignore[import-untyped]
 from conftest import GATED_ID, TRUST_CENTER_URL
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support import gate_database
 from waitress import wasyncore
 
 from generator.content.project import Project
@@ -66,7 +67,7 @@ def add_signing_key(project: Path, tmp_path: Path, kid: str = "test-key") -> Sig
 def settings(project: Path, tmp_path: Path, **overrides: Any) -> GateSettings:
     where = Project.at(project)
     values: dict[str, Any] = {
-        "project": where, "site_dir": project / "site", "db_path": tmp_path / "state" / "gate.sqlite3",
+        "project": where, "site_dir": project / "site", "db_path": gate_database(tmp_path),
         "audit_key": audit_key(where, create=True), "secret_key": b"test-secret-" + bytes(20), "create_db": True,
     }
     values.update(overrides)

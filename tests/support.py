@@ -124,3 +124,47 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def started(command: list[str], port: int, log: Path, cwd: Path,
+            env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A server program (a gate, nginx) run as a real process, its output in `log`; yields it once something
+    listens on loopback `port`, so a test can also end it itself (SIGKILL: a crash). At the end it is sent
+    SIGTERM, then SIGKILL after 10 s, unless it has already exited."""
+    import signal
+    import socket
+    import time
+
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **(env or {})})
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"{command[0]} exited with {process.returncode}: {log.read_text(errors='replace')}")
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing listens on port {port}: {log.read_text(errors='replace')}")
+            time.sleep(0.05)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def gate_database(tmp_path: Path, name: str = "gate.sqlite3") -> Any:
+    """Where a test's gate keeps its state: the PostgreSQL database the `gate_store` fixture made (TRUSTCENTER_DB),
+    else a SQLite file under tmp_path/state."""
+    from generator.gate import db
+
+    named = os.environ.get(db.DB_ENV, "").strip()
+    return db.location(named) if named else tmp_path / "state" / name

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from conftest import GATE_URL, GATED_ID, OTHER_GATED_ID
 from loopback import Signer, running_gate, settings
 from smtp import SmtpServer
+from support import gate_database
 
 from generator.cli import REQUEST_STATUSES, main
 from generator.content.project import Project
@@ -23,7 +24,19 @@ from generator.gate.grants import AccessRequest, GrantStatus, RequestStatus
 from generator.gate.settings import open_store
 from generator.gate.store import Store
 
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("gate_store")
+
 REQUESTER = "rita@prospect.test"
+# links.Record.path (where `link create` and the demo record a link) is project.state_dir / gate.sqlite3 whatever
+# TRUSTCENTER_DB says, while every other command (`link list`, the gate) uses the database TRUSTCENTER_DB names.
+RECORD_IGNORES_TRUSTCENTER_DB = ("bug: links.Record.path ignores TRUSTCENTER_DB, so a link minted without --db is not "
+                                 "recorded in the gate's PostgreSQL database")
+
+
+def fails_on_postgresql(request: pytest.FixtureRequest, gate_store: str, reason: str) -> None:
+    """Expect this test to fail on PostgreSQL, for `reason` (a bug in the gate); it passes there once fixed."""
+    request.applymarker(pytest.mark.xfail(gate_store == "postgresql", reason=reason, strict=True))
 
 
 @pytest.fixture
@@ -231,6 +244,7 @@ def test_grants_revoke_refuses_an_unknown_grant(project: Path, store: Store) -> 
     fails_clearly(run(project, "grants", "revoke", "g-000000000000"), "there is no grant g-000000000000")
 
 
+@pytest.mark.sqlite_only  # a file that is not there; on PostgreSQL, an empty database (gate/test_postgres_store.py)
 def test_a_missing_database_is_named_and_not_created(project: Path, tmp_path: Path) -> None:
     wrong = tmp_path / "typo" / "gate.sqlite3"
     for command in (("requests", "list"), ("grants", "list"), ("link", "list")):
@@ -242,7 +256,9 @@ def test_a_missing_database_is_named_and_not_created(project: Path, tmp_path: Pa
 
 
 def test_link_create_records_the_link_where_the_gates_database_is(project: Path, store: Store, signer: Signer,
-                                                                  tmp_path: Path) -> None:
+                                                                  tmp_path: Path, gate_store: str,
+                                                                  request: pytest.FixtureRequest) -> None:
+    fails_on_postgresql(request, gate_store, RECORD_IGNORES_TRUSTCENTER_DB)
     key = tmp_path / "secrets" / "test-key.pem"
     result = run(project, "link", "create", GATED_ID, "--to", "bob@customer.test", "--company", "Customer Inc",
                  "--max-downloads", "3", "--nda-on-file", "--private-key", str(key), "--json")
@@ -259,8 +275,9 @@ def test_link_create_records_the_link_where_the_gates_database_is(project: Path,
                        "accepted": 0, "downloads": 0, "max_downloads": 3}]
 
 
-def test_link_list_counts_what_became_of_each_link(project: Path, store: Store, signer: Signer,
-                                                   tmp_path: Path) -> None:
+def test_link_list_counts_what_became_of_each_link(project: Path, store: Store, signer: Signer, tmp_path: Path,
+                                                   gate_store: str, request: pytest.FixtureRequest) -> None:
+    fails_on_postgresql(request, gate_store, RECORD_IGNORES_TRUSTCENTER_DB)
     key = tmp_path / "secrets" / "test-key.pem"
     made = [links.create(Project.at(project), links.LinkRequest(GATED_ID, f"p{n}@customer.test", max_downloads=1),
                          private_key_path=key, record=links.Record()) for n in range(2)]
@@ -280,6 +297,7 @@ def test_link_list_counts_what_became_of_each_link(project: Path, store: Store, 
     assert re.search(rf"^{opened.link.link_id}\s+used_up\s+p0@customer\.test", table, re.MULTILINE)
 
 
+@pytest.mark.sqlite_only  # no file in the state folder; TRUSTCENTER_DB names a database, there or not
 def test_link_create_without_a_database_says_where_link_list_would_show_it(project: Path, signer: Signer,
                                                                            tmp_path: Path, state_dir: Path) -> None:
     key = tmp_path / "secrets" / "test-key.pem"
@@ -296,11 +314,15 @@ def test_link_create_without_a_database_says_where_link_list_would_show_it(proje
 
 
 def test_the_demo_records_its_link_in_the_database_it_creates(project: Path, signer: Signer, tmp_path: Path,
-                                                              state_dir: Path) -> None:
+                                                              state_dir: Path, gate_store: str,
+                                                              request: pytest.FixtureRequest) -> None:
+    fails_on_postgresql(request, gate_store, RECORD_IGNORES_TRUSTCENTER_DB + " (the demo's gate then starts on "
+                                                                             "that one, without its link)")
     created = links.create(Project.at(project), links.LinkRequest(GATED_ID, "demo@prospect.test"),
                            private_key_path=tmp_path / "secrets" / "test-key.pem",
                            record=links.Record(create=True, actor="demo"))
-    assert created.recorded_in == state_dir / "gate.sqlite3"
+    # The database the demo's gate starts on next: the default one.
+    assert created.recorded_in == (state_dir / "gate.sqlite3" if gate_store == "sqlite" else gate_database(tmp_path))
     listed = json.loads(run(project, "link", "list", "--json").stdout)
     assert [(item["link_id"], item["minted_by"]) for item in listed] == [(created.link.link_id, "demo")]
 

@@ -31,13 +31,14 @@ blueprint = flask.Blueprint("access", __name__)
 def open_link(token: str) -> ResponseReturnValue:
     """The NDA, or the download offer once accepted here. Changes nothing but the audit."""
     gate = current()
-    link = gate.link(token)
+    link, standing = gate.link_standing(token, opening=True)
     csrf = browser_session()
     offered = accepted(link)
-    gate.log.record_open(gate.event(audit.Kind.OPENED, 200, link, detail="download offered" if offered else "NDA shown"))
+    gate.log.record_open(gate.event(audit.Kind.OPENED, 200, link, detail="download offered" if offered else "NDA shown"),
+                         recent=standing.opened_recently)
     if offered:
         return gate.render("gate/offer.html", 200, link=link, csrf=csrf,
-                           downloads_left=link.max_downloads - gate.log.downloads(link.link_id))
+                           downloads_left=link.max_downloads - standing.downloads)
     flask.session[_NDA_SHOWN] = gate.state.nda_sha256
     return gate.render("gate/nda.html", 200, link=link, csrf=csrf, form={}, errors={})
 
@@ -82,13 +83,15 @@ def download(token: str) -> ResponseReturnValue:
     state = gate.state
     document = state.documents[link.document_id]
     today = dt.datetime.now(dt.UTC).date()
+    # This download's own mark, woven into the copy and recorded (keyed) with the download: `trustcenter trace`.
+    mark = watermark.Mark.new(gate.settings.audit_key)
     stamped = watermark.watermark(state.content.document_path(document),
-                                  watermark.Stamp(link.recipient, link.company, today, link.link_id))
+                                  watermark.Stamp(link.recipient, link.company, today, link.link_id, mark))
     # Counted atomically with the checks, so parallel downloads cannot exceed the limit, nor one
     # revoked while the document was being stamped go out.
     desk = gate.desk
     outcome = gate.log.record_download(
-        gate.event(audit.Kind.DOWNLOADED, 200, link), link.max_downloads,
+        gate.event(audit.Kind.DOWNLOADED, 200, link, company=link.company, detail=mark.record), link.max_downloads,
         also=lambda tx: desk.downloaded(tx, document=link.document_id, email=link.recipient, company=link.company,
                                         link_id=link.link_id))
     if outcome.revoked_reason is not None:

@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import flask
+from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
 from generator.content import model
@@ -56,6 +58,7 @@ SECURITY_HEADERS = {
 GATE_PATHS = ("/access/", "/request", "/grant/", "/staff", "/subscribe")
 _EXTENSION = "trustcenter.gate"
 HEALTH_WRITE_SECONDS = 10.0
+UNAVAILABLE_RETRY_SECONDS = 5  # a database restart takes seconds; the pool reconnects by itself
 _STATE = "trustcenter_gate_state"  # on flask.g: the state a request began with
 _CONSOLE = "trustcenter.gate.console"
 # waitress' defaults (100 connections, 120 s idle) let 150 slow sockets hold every connection: the gate
@@ -89,7 +92,8 @@ class Gate:
             raise StoreError(f"the audit log in {settings.db_path} does not verify ({check.problem}); the gate "
                              "does not start on a log that may have been tampered with: keep the file for "
                              "investigation and restore the last backup that verifies")
-        self.failures = FailureCounter(settings.failure_limit, settings.failure_window_seconds)
+        self.failures = FailureCounter(self.store.db, "gate.failures", settings.failure_limit,
+                                       settings.failure_window_seconds)
         self.site_root = settings.site_dir.resolve()
 
     @property
@@ -130,15 +134,21 @@ class Gate:
 
     def link(self, token: str) -> tokens.Link:
         """The link a token stands for, if it may be used now: signed, current, not revoked, not used up."""
+        return self.link_standing(token)[0]
+
+    def link_standing(self, token: str, *, opening: bool = False) -> tuple[tokens.Link, audit.Standing]:
+        """`link`, and what was read about it to decide (with `opening`, also whether this address opened it
+        recently: `AuditLog.record_open` then need not look again)."""
         state = self.state
         link = tokens.verify(token, keys=state.trusted_keys, issuer=state.issuer, gated_documents=state.documents,
                              max_lifetime=state.max_lifetime)
-        reason = self.log.revocation(link.link_id)
-        if reason is not None:
-            raise RevokedLink(link, reason)
-        if self.log.downloads(link.link_id) >= link.max_downloads:
+        opened = audit.Event(audit.Kind.OPENED, link_id=link.link_id, ip=flask.request.remote_addr) if opening else None
+        standing = self.log.standing(link.link_id, opened)
+        if standing.revoked is not None:
+            raise RevokedLink(link, standing.revoked)
+        if standing.downloads >= link.max_downloads:
             raise UsedUpLink(link)
-        return link
+        return link, standing
 
     def event(self, kind: audit.Kind, status: int, link: tokens.Link | None, *, grant: Grant | None = None,
               **fields: Any) -> audit.Event:
@@ -183,24 +193,33 @@ class Gate:
         detail = refusal.detail
         if token is not None:
             detail = f"{detail}; token sha256:{tokens.fingerprint(token)}"
-        if isinstance(refusal, Throttled):
-            if self.failures.first_refusal(client_key(client)):  # once per episode, in the audit as in the log
-                _log_refusal(429, client, detail)
-                self.log.record(self.event(audit.Kind.DENIED, 429, None, detail=detail))
-        else:
-            if refusal.counts_as_failure:
-                self.failures.record_failure(client_key(client))
-            _log_refusal(refusal.status, client, detail)  # first: the console tells even when the database fails
-            # The same refusal repeated from one address (a recipient reloading an expired link, a script) is
-            # one row: what is recorded is bounded by what differs, not by how often it is asked.
-            self.log.record_unless_recent(self.event(audit.Kind.DENIED, refusal.status, refusal.link,
-                                                     grant=refusal.grant, detail=detail),
-                                          ("kind", "link_id", "grant_id", "ip", "status", "detail"))
+        try:
+            self._record_refusal(refusal, client, detail)
+        except StoreError as error:
+            # The database went away between the request and its refusal (a PostgreSQL restart): answered as
+            # any request the database cannot serve now (503), here, since an error handler's own error would
+            # otherwise be a 500.
+            return self.store_unavailable(error)
         response = self.render("gate/denied.html", refusal.status, refusal=refusal,
                                message=refusal.message(self.content.company.display_name))
         if refusal.retry_after is not None:  # every 429: the throttle's, and each form's own limits
             response.headers["Retry-After"] = str(int(refusal.retry_after) + 1)
         return response
+
+    def _record_refusal(self, refusal: Refusal, client: str, detail: str) -> None:
+        if isinstance(refusal, Throttled):
+            if self.failures.first_refusal(client_key(client)):  # once per episode, in the audit as in the log
+                _log_refusal(429, client, detail)
+                self.log.record(self.event(audit.Kind.DENIED, 429, None, detail=detail))
+            return
+        if refusal.counts_as_failure:
+            self.failures.record_failure(client_key(client))
+        _log_refusal(refusal.status, client, detail)  # first: the console tells even when the database fails
+        # The same refusal repeated from one address (a recipient reloading an expired link, a script) is
+        # one row: what is recorded is bounded by what differs, not by how often it is asked.
+        self.log.record_unless_recent(self.event(audit.Kind.DENIED, refusal.status, refusal.link,
+                                                 grant=refusal.grant, detail=detail),
+                                      ("kind", "link_id", "grant_id", "ip", "status", "detail"))
 
     def before_request(self) -> ResponseReturnValue | None:
         self.reloader.check()  # at most every reload_seconds: a stat of each content file
@@ -223,9 +242,11 @@ class Gate:
 
     def store_unavailable(self, error: StoreError) -> ResponseReturnValue:
         logger.error("the gate's database is unavailable: %s", error.message)
-        return self.render("gate/error.html", 503, heading="Temporarily unavailable",
-                           message="The gate cannot record this request right now, so it does not answer it. "
-                                   "Please try again later.")
+        response = self.render("gate/error.html", 503, heading="Temporarily unavailable",
+                               message="The gate cannot record this request right now, so it does not answer "
+                                       "it. Please try again later.")
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+        return response
 
     def brand_stylesheet(self) -> ResponseReturnValue:
         """The company's brand colour for the gate's pages, as the site shows it (contrast-adjusted)."""
@@ -266,6 +287,21 @@ class Gate:
         logger.error("unexpected error in the gate", exc_info=error)
         return self.render("gate/error.html", 500, heading="Something went wrong",
                            message="The gate could not answer this request. Please try again later.")
+
+
+class _Sessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions as they are, but with the signing serializer made once for the keys rather
+    than twice a request (reading the cookie, writing it back): the same keys, salt and signature."""
+
+    def __init__(self) -> None:
+        self._made: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: flask.Flask) -> URLSafeTimedSerializer | None:
+        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
+        made = self._made
+        if made is None or made[0] != keys:
+            made = self._made = (keys, super().get_signing_serializer(app))
+        return made[1]
 
 
 # Every path that carries a token: links, grants, confirmations, staff sign-ins, subscriptions.
@@ -351,6 +387,7 @@ def create_app(settings: GateSettings) -> flask.Flask:
         MAX_CONTENT_LENGTH=MAX_FORM_BYTES,
         MAX_FORM_MEMORY_SIZE=MAX_FORM_BYTES,
     )
+    app.session_interface = _Sessions()
     app.extensions[_EXTENSION] = gate
     app.before_request(gate.before_request)
     app.add_url_rule("/healthz", "healthz", gate.healthz, methods=["GET"])
@@ -465,9 +502,14 @@ def _wake_delivery(response: flask.Response) -> flask.Response:
     return response
 
 
+_SECURITY_HEADER_ITEMS = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS.items())
+
+
 def _security_headers(response: flask.Response) -> flask.Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    # What setdefault did header by header (a view that set its own keeps it), with one look at what is there.
+    headers = response.headers
+    present = {name.lower() for name in headers.keys()}  # Headers iterate as (name, value) pairs
+    headers.extend([(name, value) for lower, name, value in _SECURITY_HEADER_ITEMS if lower not in present])
     if not flask.g.get("static_file") or response.status_code >= 400:
         response.headers["Cache-Control"] = "no-store"
     if flask.request.is_secure:

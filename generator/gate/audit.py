@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import StoreError
-from generator.gate.db import Database, Tx
+from generator.gate.db import Database, Location, Tx, open_database
 
 GENESIS = "0" * 64
 # Opens of one link from one address within this window are recorded once: a reload, a mail
@@ -37,6 +37,10 @@ _FIELDS = ("at", "kind", "status", "link_id", "recipient", "document", "name", "
 # Columns added in schema 3: in a row's MAC only when set, so rows written before them still verify.
 _LATER_FIELDS = ("request_id", "grant_id", "actor")
 _ALL_FIELDS = (*_FIELDS, *_LATER_FIELDS)
+OPEN_SAME = ("kind", "link_id", "grant_id", "ip")  # what makes two opens the same, for OPEN_DEDUP_MINUTES
+# The indexed columns an event is looked up by when it names them, best first (events_by_link, events_by_grant);
+# else the kind and time (events_by_kind).
+_LOOKUP = ("link_id", "grant_id")
 
 
 class Kind(enum.StrEnum):
@@ -113,6 +117,15 @@ class DownloadOutcome:
 
 
 @dataclasses.dataclass(frozen=True)
+class Standing:
+    """What `standing` read about a link, in one statement."""
+
+    revoked: str | None  # why it was revoked, or None
+    downloads: int
+    opened_recently: bool | None = None  # the open `record_open` would skip is recorded (None: not asked)
+
+
+@dataclasses.dataclass(frozen=True)
 class ChainCheck:
     ok: bool
     events: int
@@ -132,8 +145,8 @@ class AuditLog:
     the gate's other stores.
     """
 
-    def __init__(self, db: Database | Path, key: bytes, *, create: bool = False) -> None:
-        self.db = db if isinstance(db, Database) else Database(db, create=create)
+    def __init__(self, db: Database | Location, key: bytes, *, create: bool = False) -> None:
+        self.db = db if isinstance(db, Database) else open_database(db, create=create)
         self.path = self.db.path
         self._key = key
         self._check_key()
@@ -172,23 +185,31 @@ class AuditLog:
         with self.db.write() as tx:
             return self.append(tx, event)
 
-    def record_open(self, event: Event) -> bool:
+    def record_open(self, event: Event, *, recent: bool | None = None) -> bool:
         """Append an OPENED event unless the same link (or grant) was opened from the same address within
-        OPEN_DEDUP_MINUTES; returns whether it was recorded."""
-        return self.record_unless_recent(event, ("kind", "link_id", "grant_id", "ip"))
+        OPEN_DEDUP_MINUTES; returns whether it was recorded. `recent`: what `standing` read for this event."""
+        return self.record_unless_recent(event, OPEN_SAME, recent=recent)
 
-    def record_unless_recent(self, event: Event, same: tuple[str, ...]) -> bool:
+    def record_unless_recent(self, event: Event, same: tuple[str, ...], *, recent: bool | None = None) -> bool:
         """Append `event` unless one with the same values in the `same` columns was recorded within
-        OPEN_DEDUP_MINUTES (a reload, a mail scanner, a script repeating one request a thousand times)."""
-        since = stamp(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=OPEN_DEDUP_MINUTES))
-        values = {**{field: getattr(event, field, None) for field in _ALL_FIELDS}, "kind": event.kind.value}
-        where = " AND ".join(f"{column} IS ?" for column in same if column in _ALL_FIELDS)
+        OPEN_DEDUP_MINUTES (a reload, a mail scanner, a script repeating one request a thousand times).
+
+        Looked for first without the write lock: the log is append-only, so a row seen is there for good, and a
+        repeat (most of what this is called for) ends with one read, in parallel with other requests, instead of
+        queueing every instance's requests for the write lock. `recent`, when the caller has already looked in this
+        request (`standing`): True, it was seen (nothing to do); False, it was not (straight to the lock)."""
+        query, params = _recent(event, same)
+        if recent is None:
+            recent = self.db.read().one(query, params) is not None
+        if recent:
+            return False
         with self.db.write() as tx:
-            seen = tx.one(f"SELECT 1 FROM events WHERE {where} AND at >= ? LIMIT 1",  # noqa: S608 - fixed names
-                          (*(values[column] for column in same), since))
-            if seen is not None:
+            # Again under the lock, where the answer holds until the commit (another request may have just recorded
+            # it); read together with the chain's head, which the append needs: one statement rather than two.
+            last = tx.one(f"SELECT id, hash, ({query}) FROM events ORDER BY id DESC LIMIT 1", params)  # noqa: S608
+            if last is not None and last[2] is not None:
                 return False
-            self.append(tx, event)
+            self._append_after(tx, event, None if last is None else (int(last[0]), str(last[1])))
             return True
 
     def record_download(self, event: Event, limit: int | None,
@@ -222,6 +243,22 @@ class AuditLog:
 
     def downloads(self, link_id: str) -> int:
         return _count(self.db.read(), link_id, Kind.DOWNLOADED)
+
+    def standing(self, link_id: str, opening: Event | None = None) -> Standing:
+        """Why a link was revoked (None if it was not) and how often it was downloaded: what every request with the
+        link checks; with `opening` (the OPENED event the request would record), whether `record_open` would find it
+        recorded already. One statement: one round trip to a server, one snapshot."""
+        columns = ["(SELECT COALESCE(detail, '') FROM events WHERE link_id = ? AND kind = ? ORDER BY id LIMIT 1)",
+                   "(SELECT COUNT(*) FROM events WHERE link_id = ? AND kind = ?)"]
+        params: list[Any] = [link_id, Kind.REVOKED.value, link_id, Kind.DOWNLOADED.value]
+        if opening is not None:
+            query, recent = _recent(opening, OPEN_SAME)
+            columns.append(f"({query})")
+            params.extend(recent)
+        row = self.db.read().one(f"SELECT {', '.join(columns)}", params)
+        assert row is not None  # a SELECT without FROM gives one row
+        return Standing(None if row[0] is None else str(row[0]), int(row[1]),
+                        None if opening is None else row[2] is not None)
 
     def seen(self, link_id: str) -> bool:
         return self.db.read().one("SELECT 1 FROM events WHERE link_id = ? AND kind NOT IN (?, ?) LIMIT 1",
@@ -302,6 +339,10 @@ class AuditLog:
     def append(self, tx: Tx, event: Event) -> int:
         """Append `event` inside the caller's write transaction (with the change it records, in one commit)."""
         last = tx.one("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")
+        return self._append_after(tx, event, None if last is None else (int(last[0]), str(last[1])))
+
+    def _append_after(self, tx: Tx, event: Event, last: tuple[int, str] | None) -> int:
+        """Append `event` after `last`, the chain's head (id, MAC) as read in this write transaction (None: empty)."""
         event_id, previous = (1, GENESIS) if last is None else (last[0] + 1, last[1])
         values = {field: getattr(event, field, None) for field in _ALL_FIELDS}
         values["at"] = stamp(dt.datetime.now(dt.UTC))
@@ -369,6 +410,36 @@ def revocation_in(tx: Tx, *, link_id: str | None = None, grant_id: str | None = 
     row = tx.one(f"SELECT detail FROM events WHERE {column} = ? AND kind = ? ORDER BY id LIMIT 1",  # noqa: S608
                  (value, Kind.REVOKED.value))
     return None if row is None else str(row[0] or "")
+
+
+def _recent(event: Event, same: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
+    """The query for an event with the same values in the `same` columns within OPEN_DEDUP_MINUTES, and its
+    parameters.
+
+    A value is compared with `=`, a missing one with `IS NULL`: what `IS NOT DISTINCT FROM` means, in a form both
+    stores' indexes serve (PostgreSQL's serve no IS NOT DISTINCT FROM: the check read the whole table, under the write
+    lock). And the one indexed column the rows are to be found by is the only one left indexable: the link, else the
+    grant, else the kind and the time. The others are compared as `column || ''` (the same value, or NULL for NULL),
+    which no index serves, because SQLite has no statistics to choose by and otherwise takes the kind and time, or
+    `grant_id IS NULL`: every open of any link within the window, for each request."""
+    values = {**{field: getattr(event, field, None) for field in _ALL_FIELDS}, "kind": event.kind.value}
+    key = next((column for column in _LOOKUP if column in same and values[column] is not None), None)
+    conditions: list[str] = []
+    params: list[Any] = []
+    for column in same:
+        if column not in _ALL_FIELDS:
+            raise ValueError(f"not an event column: {column}")
+        value = values[column]
+        named = column if column in (key, "kind") or column not in (*_LOOKUP, "at") else f"({column} || '')"
+        if value is None:
+            conditions.append(f"{named} IS NULL")
+        else:
+            conditions.append(f"{named} = ?")
+            params.append(value)
+    since = stamp(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=OPEN_DEDUP_MINUTES))
+    conditions.append("at >= ?" if key is None else "(at || '') >= ?")
+    params.append(since)
+    return f"SELECT 1 FROM events WHERE {' AND '.join(conditions)} LIMIT 1", tuple(params)  # noqa: S608
 
 
 def _count(tx: Tx, link_id: str | None, kind: Kind) -> int:

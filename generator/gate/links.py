@@ -24,6 +24,7 @@ from generator.gate.tokens import CONTROL_RE, EMAIL_RE, MAX_COMPANY_CHARS, MAX_D
 
 if TYPE_CHECKING:
     from generator.gate.audit import AuditLog
+    from generator.gate.db import Location
 
 DEFAULT_LIFETIME_DAYS = 14
 DEFAULT_MAX_DOWNLOADS = 5
@@ -45,11 +46,11 @@ class Record:
     """Where `create` records the link it mints: the gate's database at `db_path` (default: the project's), if
     there is one. `create` makes one (the demo, which starts its gate on it next); `link create` never does."""
 
-    db_path: Path | None = None
+    db_path: Location | None = None
     create: bool = False
     actor: str | None = None  # who minted it, for the audit: `cli:<user>`
 
-    def path(self, project: Project) -> Path:
+    def path(self, project: Project) -> Location:
         from generator.gate.db import DB_FILE  # not settings: it would load the gate's mail templates
 
         return self.db_path or project.state_dir / DB_FILE
@@ -61,7 +62,7 @@ class CreatedLink:
     token: str
     link: Link
     kid: str
-    recorded_in: Path | None = None  # the database the MINTED event went to; None: not recorded
+    recorded_in: Location | None = None  # the database the MINTED event went to; None: not recorded
 
     @property
     def host(self) -> str:
@@ -132,12 +133,13 @@ def create(project: Project, request: LinkRequest, *, private_key_path: Path, ga
     return CreatedLink(f"{base}/access/{token}", token, link, kid, recorded_in)
 
 
-def _record(project: Project, link: Link, record: Record) -> Path | None:
+def _record(project: Project, link: Link, record: Record) -> Location | None:
     """The MINTED event in the gate's database, if there is one (or `record.create`); returns where it went."""
+    from generator.gate import db, settings
+
     path = record.path(project)
-    if not record.create and not path.is_file():
+    if not record.create and not db.exists(path):
         return None
-    from generator.gate import settings
     from generator.gate.audit import Event, Kind
 
     log = settings.open_log(project, path, create=record.create)

@@ -93,10 +93,9 @@ class Outbox:
 
     def _insert(self, tx: Tx, kind: Kind, target: str, subject: str, body: bytes, created: str,
                 expires: str | None) -> int:
-        cursor = tx.execute("INSERT INTO outbox (created, kind, target, subject, body, mac, attempts, next_attempt, "
-                            "expires) VALUES (?, ?, ?, ?, ?, '', 0, ?, ?)",
-                            (created, kind.value, target, subject, body, now_stamp(), expires))
-        item_id = int(cursor.lastrowid or 0)
+        item_id = int(tx.scalar("INSERT INTO outbox (created, kind, target, subject, body, mac, attempts, "
+                                "next_attempt, expires) VALUES (?, ?, ?, ?, ?, '', 0, ?, ?) RETURNING id",
+                                (created, kind.value, target, subject, body, now_stamp(), expires)))
         # The MAC names the row's id, known only once inserted: a copy of a row under another id (the same mail
         # twice) does not verify.
         tx.execute("UPDATE outbox SET mac = ? WHERE id = ?",
@@ -144,8 +143,8 @@ class Outbox:
         and nothing changed, if the claim on it is no longer this worker's."""
         with self.db.write() as tx:
             cursor = tx.execute("UPDATE outbox SET sent = ?, attempts = attempts + 1, claimed_until = NULL, "
-                                "claimed_by = NULL, last_error = NULL, body = X'' WHERE id = ? AND claimed_by = ?",
-                                (now_stamp(), item.id, item.claim))
+                                "claimed_by = NULL, last_error = NULL, body = ? WHERE id = ? AND claimed_by = ?",
+                                (now_stamp(), b"", item.id, item.claim))
             return cursor.rowcount == 1
 
     def failed_attempt(self, item: Item, error: str, *, permanent: bool = False) -> bool | None:
@@ -168,9 +167,9 @@ class Outbox:
         """Fail a row whose link died before it could be delivered, for good, and clear its body (the link in it
         is dead, and a copy of the database need not hold it). False if the claim is no longer this worker's."""
         with self.db.write() as tx:
-            cursor = tx.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, failed = ?, body = X'', "
+            cursor = tx.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, failed = ?, body = ?, "
                                 "claimed_until = NULL, claimed_by = NULL WHERE id = ? AND claimed_by = ?",
-                                (EXPIRED, now_stamp(), item.id, item.claim))
+                                (EXPIRED, now_stamp(), b"", item.id, item.claim))
             return cursor.rowcount == 1
 
     def fan_out(self, item: Item, targets: Sequence[str]) -> list[int] | None:
@@ -181,8 +180,8 @@ class Outbox:
         assert item.target == BROADCAST and item.authentic, item.id
         with self.db.write() as tx:
             cursor = tx.execute("UPDATE outbox SET sent = ?, attempts = attempts + 1, claimed_until = NULL, "
-                                "claimed_by = NULL, last_error = NULL, body = X'' WHERE id = ? AND claimed_by = ?",
-                                (now_stamp(), item.id, item.claim))
+                                "claimed_by = NULL, last_error = NULL, body = ? WHERE id = ? AND claimed_by = ?",
+                                (now_stamp(), b"", item.id, item.claim))
             if cursor.rowcount != 1:
                 return None
             return [self._insert(tx, item.kind, target, item.subject, item.body, item.created, item.expires)

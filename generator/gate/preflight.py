@@ -28,7 +28,7 @@ class Check:
         return [f"{'ok' if self.ok else 'error'}: {self.summary}", *(f"  {detail}" for detail in self.details)]
 
 
-def run(project: Project, *, db_path: Path | None = None, create_db: bool = False, site_dir: Path | None = None,
+def run(project: Project, *, db_path: db.Location | None = None, create_db: bool = False, site_dir: Path | None = None,
         serve_site: bool = True, mail: MailSettings | None = None, webhooks_file: Path | None = None) -> list[Check]:
     """Every check, in the order the gate meets them at start. A mail line when mail is configured or needed
     (trust/access.yaml), a webhooks line when a webhooks file is configured."""
@@ -77,8 +77,8 @@ def _keys(project: Project) -> Check:
     return Check(True, f"keys: {len(trusted)} trusted in {folder}/: {', '.join(sorted(trusted))}{note}")
 
 
-def _database(project: Project, path: Path, create_db: bool) -> Check:
-    if not path.is_file():
+def _database(project: Project, path: db.Location, create_db: bool) -> Check:
+    if not db.exists(path):
         if create_db:
             return Check(True, f"database: none at {path} yet; --init creates it (and its audit key) when the gate "
                                "starts")
@@ -98,7 +98,7 @@ def _database(project: Project, path: Path, create_db: bool) -> Check:
     return Check(True, f"database: {path}: {chain.events} event(s), the chain verifies with {key}")
 
 
-def _site(project: Project, content: model.TrustCenter | None, site_dir: Path, db_path: Path,
+def _site(project: Project, content: model.TrustCenter | None, site_dir: Path, db_path: db.Location,
           serve_site: bool) -> Check:
     if not serve_site:
         return Check(True, "site: not served (--no-site); / sends visitors to trust_center_url")

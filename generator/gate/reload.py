@@ -37,6 +37,7 @@ from generator.content import diagnostics, markup, model
 from generator.content.project import Project
 from generator.errors import ContentError, GateConfigError, UserError
 from generator.gate import keys
+from generator.gate.db import Location
 from generator.gate.settings import GateSettings
 
 if TYPE_CHECKING:
@@ -115,12 +116,13 @@ def load_state(settings: GateSettings) -> GateState:
     )
 
 
-def refuse_unsafe_site_dir(project: Project, site_dir: Path, db_path: Path, content_root: Path,
+def refuse_unsafe_site_dir(project: Project, site_dir: Path, db_path: Location, content_root: Path,
                            gated_files: Iterable[Path]) -> None:
     """The site folder is served whole: it must hold neither the content (gated files, keys), nor the gate's
     state (database, secrets), nor any gated file."""
     site = site_dir.resolve()
-    private = [content_root, db_path.parent.resolve(), project.state_dir.resolve(), *gated_files]
+    database = [db_path.parent.resolve()] if isinstance(db_path, Path) else []  # a server's files are not here
+    private = [content_root, *database, project.state_dir.resolve(), *gated_files]
     for path in private:
         if path.is_relative_to(site):
             raise GateConfigError(f"refusing to serve {site} as the site: it contains {path}, which must never be "

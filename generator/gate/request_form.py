@@ -18,7 +18,6 @@ import logging
 from typing import Any
 
 import flask
-from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
 from generator.gate import access, forms
@@ -40,17 +39,13 @@ _EXTENSION = "trustcenter.gate.request_form"
 
 @dataclasses.dataclass
 class _Limits:
+    """Counted in the database, so every gate instance shares them (`throttle.py`)."""
+
     per_client: FailureCounter  # every form sent, by client network
 
 
-@blueprint.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    state.app.extensions[_EXTENSION] = _Limits(FailureCounter(REQUESTS_PER_HOUR, 3600.0))
-
-
 def _limits() -> _Limits:
-    limits: _Limits = flask.current_app.extensions[_EXTENSION]
-    return limits
+    return _Limits(FailureCounter(current().store.db, "request_form.client", REQUESTS_PER_HOUR, 3600.0))
 
 
 @blueprint.get("/request")
@@ -82,9 +77,10 @@ def submit() -> ResponseReturnValue:
     per_client = _limits().per_client
     # Both counts: the memory sees every form (one address asked for again and again makes no new row), the
     # database the requests made before a restart. Rows keep the client's network, as counted here.
-    if (per_client.retry_after(client) is not None
-            or gate.store.access.recent_requests_from(client) >= REQUESTS_PER_HOUR):
-        raise TooManyRequests(f"more than {REQUESTS_PER_HOUR} requests in an hour from {client}")
+    wait = per_client.retry_after(client)
+    if wait is not None or gate.store.access.recent_requests_from(client) >= REQUESTS_PER_HOUR:
+        raise TooManyRequests(f"more than {REQUESTS_PER_HOUR} requests in an hour from {client}",
+                              *(() if wait is None else (wait,)))
     per_client.record_failure(client)
     request_form = RequestForm(email=values["email"], name=values["name"], company=values["company"],
                                documents=tuple(values["documents"]), reason=values["reason"] or None,

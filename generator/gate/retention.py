@@ -11,6 +11,8 @@ names. What goes, and when:
   days after they asked);
 - the record of who received a notice (notice_sends), 30 days after the notice went to everyone: it only
   keeps a run from mailing anyone twice.
+- the counted attempts of the limits (hits), two days after they were made: no limit counts over more than a
+  day.
 
 The gate's worker purges once an hour (`delivery.Worker`); `trustcenter outbox --purge` does it at once. The
 database deletes with `secure_delete` on (`db.py`), so what is purged (and a delivered message's cleared body) is
@@ -27,12 +29,14 @@ import dataclasses
 import datetime as dt
 import logging
 
+from generator.errors import StoreError
 from generator.gate.audit import stamp
 from generator.gate.db import Database
 from generator.gate.grants import RequestStatus
 
 KEEP = dt.timedelta(days=30)
 KEEP_SIGN_INS = dt.timedelta(days=1)
+KEEP_HITS = dt.timedelta(days=2)
 PURGE_SECONDS = 3600.0  # how often the gate's worker purges
 
 logger = logging.getLogger(__name__)
@@ -48,6 +52,7 @@ class Purged:
     staff_sessions: int = 0
     subscribers: int = 0
     notice_sends: int = 0
+    hits: int = 0
 
     @property
     def total(self) -> int:
@@ -76,6 +81,8 @@ def purge(db: Database, now: dt.datetime | None = None) -> Purged:
                                "(confirm_expires IS NULL AND created < ?))", month, month),
             notice_sends=delete("DELETE FROM notice_sends WHERE notice_id IN (SELECT id FROM notices WHERE "
                                 "sent < ?)", month),
+            # The longest window a limit counts over is a day (`throttle.py`): older attempts count for nothing.
+            hits=delete("DELETE FROM hits WHERE at < ?", stamp(now - KEEP_HITS)),
         )
     _empty_log(db)
     return purged
@@ -84,7 +91,8 @@ def purge(db: Database, now: dt.datetime | None = None) -> Purged:
 def _empty_log(db: Database) -> None:
     """Checkpoint the write-ahead log into the database and truncate it (see the module). It waits for readers
     on older snapshots (the busy timeout); if one outlasts that, the log stays as it is until the next purge."""
-    busy = db.read().one("PRAGMA wal_checkpoint(TRUNCATE)")
-    if busy is None or busy[0]:
+    try:
+        db.checkpoint()
+    except StoreError:
         logger.info("retention: the write-ahead log could not be emptied now (readers were busy); the next purge "
                     "tries again")

@@ -4,6 +4,7 @@ which keys it may trust and how often it looks for changed files."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,7 @@ class GateSettings:
 
     project: Project
     site_dir: Path
-    db_path: Path
+    db_path: db.Location  # a SQLite file, or a PostgreSQL URL (several instances)
     audit_key: bytes  # keys the audit chain; kept outside the database
     secret_key: bytes  # signs the session cookie
     include_demo_keys: bool = False  # trust demo-... keys in trust/keys/ (only `trustcenter demo`)
@@ -47,8 +48,11 @@ class GateSettings:
     webhooks_file: Path | None = None  # endpoints and secrets of webhooks (`gate --webhooks`, TRUSTCENTER_WEBHOOKS)
 
 
-def default_db(project: Project) -> Path:
-    return project.state_dir / db.DB_FILE
+def default_db(project: Project) -> db.Location:
+    """The database the gate and the CLI use unless --db names one: TRUSTCENTER_DB (a path or a PostgreSQL URL),
+    else gate.sqlite3 in the project's state folder."""
+    named = os.environ.get(db.DB_ENV, "").strip()
+    return db.location(named) if named else project.state_dir / db.DB_FILE
 
 
 def audit_key(project: Project, *, create: bool = False) -> bytes:
@@ -56,23 +60,23 @@ def audit_key(project: Project, *, create: bool = False) -> bytes:
     return state.secret(project.state_dir / AUDIT_KEY_FILE, AUDIT_KEY_ENV, create=create)
 
 
-def open_log(project: Project, db_path: Path | None, *, create: bool = False) -> audit.AuditLog:
+def open_log(project: Project, db_path: db.Location | None, *, create: bool = False) -> audit.AuditLog:
     """The project's audit store, for the CLI (`audit`, `link revoke`) as for the gate."""
     path = db_path or default_db(project)
-    if not create and not path.is_file():
+    if not create and not db.exists(path):
         raise db.missing(path)  # before the key: the database is what was asked for
     return audit.AuditLog(path, audit_key(project, create=create), create=create)
 
 
-def open_store(project: Project, db_path: Path | None, *, create: bool = False) -> Store:
+def open_store(project: Project, db_path: db.Location | None, *, create: bool = False) -> Store:
     """The project's whole store (requests, grants, outbox, audit), for the CLI as for the gate."""
     path = db_path or default_db(project)
-    if not create and not path.is_file():
+    if not create and not db.exists(path):
         raise db.missing(path)
     return Store(path, audit_key(project, create=create), create=create)
 
 
-def settings_for(project: Project, *, site_dir: Path | None = None, db_path: Path | None = None,
+def settings_for(project: Project, *, site_dir: Path | None = None, db_path: db.Location | None = None,
                  secure_cookies: bool = True, include_demo_keys: bool = False, create_db: bool = False,
                  serve_site: bool = True, reload_seconds: float = RELOAD_SECONDS,
                  checkpoints: Path | None = None, public_url: str | None = None, mail: MailSettings | None = None,
@@ -81,7 +85,7 @@ def settings_for(project: Project, *, site_dir: Path | None = None, db_path: Pat
     demo keys in the content's keys/ trusted only when asked for (`trustcenter demo`)."""
     folder = project.state_dir
     db_path = db_path or default_db(project)
-    if not create_db and not db_path.is_file():
+    if not create_db and not db.exists(db_path):
         raise db.missing(db_path)  # before the key: the database is what is missing
     return GateSettings(
         project=project,
@@ -101,7 +105,7 @@ def settings_for(project: Project, *, site_dir: Path | None = None, db_path: Pat
     )
 
 
-def desk_for(project: Project, db_path: Path | None, *, public_url: str | None = None) -> Desk:
+def desk_for(project: Project, db_path: db.Location | None, *, public_url: str | None = None) -> Desk:
     """The access desk for a CLI command: the project's store and content, links to the gate's address, mail
     from the environment (TRUSTCENTER_SMTP_URL). Webhook events it queues go to every endpoint the gate has:
     the desk needs no webhooks file (`webhooks.emit`)."""

@@ -28,7 +28,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import flask
-from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
 from generator.errors import AccessError
@@ -189,19 +188,16 @@ def session_ending(session: StaffSession, staff: frozenset[str], now: dt.datetim
 
 @dataclasses.dataclass
 class _Limits:
+    """Counted in the database, so every gate instance shares them (`throttle.py`)."""
+
     per_address: FailureCounter
     per_client: FailureCounter
 
 
-@blueprint.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    state.app.extensions[_EXTENSION] = _Limits(FailureCounter(LINKS_PER_ADDRESS, ADDRESS_WINDOW_SECONDS),
-                                               FailureCounter(LINKS_PER_CLIENT, CLIENT_WINDOW_SECONDS))
-
-
 def _limits() -> _Limits:
-    limits: _Limits = flask.current_app.extensions[_EXTENSION]
-    return limits
+    db = current().store.db
+    return _Limits(FailureCounter(db, "staff.sign_in.address", LINKS_PER_ADDRESS, ADDRESS_WINDOW_SECONDS),
+                   FailureCounter(db, "staff.sign_in.client", LINKS_PER_CLIENT, CLIENT_WINDOW_SECONDS))
 
 
 # ---------------------------------------------------------------- signed out: ask for a link, use it

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from generator.gate import retention, webhooks
 from generator.gate.audit import AuditLog, Event, Kind, revocation_in
-from generator.gate.db import Database
+from generator.gate.db import Database, Location
 from generator.gate.grants import AccessStore
 from generator.gate.outbox import Outbox
 from generator.gate.subscribers import SubscriberStore
@@ -17,7 +16,7 @@ class Store:
     """The gate's database and the views on it. The audit key chains the log, authenticates grants and outbox
     rows, and derives subscribers' unsubscribe tokens."""
 
-    def __init__(self, db: Database | Path, key: bytes, *, create: bool = False) -> None:
+    def __init__(self, db: Database | Location, key: bytes, *, create: bool = False) -> None:
         self.log = AuditLog(db, key, create=create)  # checks the key and the schema first
         self.db = self.log.db
         self.access = AccessStore(self.db, key)

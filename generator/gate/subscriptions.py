@@ -22,7 +22,6 @@ import logging
 import time
 
 import flask
-from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
 from generator.gate import access, audit, forms, subscribers
@@ -48,22 +47,16 @@ _EXTENSION = "trustcenter.gate.subscriptions"
 
 @dataclasses.dataclass
 class _Limits:
-    """Kept in memory, as the staff page's sign-in limits are: a restart forgets them (the database's count of
-    pending confirmations per network does not)."""
+    """Counted in the database, so every gate instance shares them (`throttle.py`)."""
 
     per_client: FailureCounter  # every form sent, by client network
     per_address: FailureCounter  # confirmation mails, by address
 
 
-@blueprint.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    state.app.extensions[_EXTENSION] = _Limits(FailureCounter(FORMS_PER_HOUR, 3600.0),
-                                               FailureCounter(CONFIRMATIONS_PER_ADDRESS, 24 * 3600.0))
-
-
 def _limits() -> _Limits:
-    limits: _Limits = flask.current_app.extensions[_EXTENSION]
-    return limits
+    db = current().store.db
+    return _Limits(FailureCounter(db, "subscribe.client", FORMS_PER_HOUR, 3600.0),
+                   FailureCounter(db, "subscribe.address", CONFIRMATIONS_PER_ADDRESS, 24 * 3600.0))
 
 
 @blueprint.get("/subscribe")
@@ -97,22 +90,23 @@ def subscribe() -> ResponseReturnValue:
     client = client_key(flask.request.remote_addr or "unknown")
     limits = _limits()
     store = gate.store
-    if limits.per_client.retry_after(client) is not None:
-        raise TooManySubscriptions(f"more than {FORMS_PER_HOUR} subscribe forms in an hour from {client}")
+    wait = limits.per_client.retry_after(client)
+    if wait is not None:
+        raise TooManySubscriptions(f"more than {FORMS_PER_HOUR} subscribe forms in an hour from {client}", wait)
     limits.per_client.record_failure(client)
     with store.db.write() as tx:
         if store.subscribers.recent_confirmations_from(tx, client) >= CONFIRMATIONS_PER_HOUR:
             raise TooManySubscriptions(f"more than {CONFIRMATIONS_PER_HOUR} subscriptions in an hour from {client}")
         mailbox = address.lower()
         # An address mailed CONFIRMATIONS_PER_ADDRESS times today is left alone: no new link, no mail.
-        if limits.per_address.retry_after(mailbox) is None:
+        if limits.per_address.retry_after(mailbox, tx) is None:
             signup = store.subscribers.subscribe(tx, address, client)
             if signup.token is not None:
                 company = gate.content.company.display_name
                 gate.desk.send_mail(tx, address, f"Confirm your subscription to {company}'s trust center updates",
                                     "subscribe_confirm", url=subscribers.confirm_url(gate.public_url, signup.token),
                                     hours=subscribers.CONFIRM_HOURS, expires=signup.subscriber.confirm_expires)
-                limits.per_address.record_failure(mailbox)
+                limits.per_address.record_failure(mailbox, tx)
     flask.session[_SENT] = address
     answer_no_sooner(started)  # subscribed or not, mailed or not: the time taken must not tell
     return see_other(flask.url_for("subscriptions.sent"))

@@ -23,7 +23,6 @@ import html
 import html.parser
 import logging
 import re
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from markupsafe import Markup
@@ -31,7 +30,7 @@ from markupsafe import Markup
 from generator.content.project import Project
 from generator.errors import GateConfigError, ProjectError, UserError
 from generator.gate import audit, subscribers
-from generator.gate.db import Database, Tx
+from generator.gate.db import Database, Location, Tx
 from generator.gate.desk import Desk
 from generator.site.outputs import FeedEntry
 
@@ -96,7 +95,7 @@ def current_notices(project: Project, desk: Desk) -> list[FeedEntry]:
     return sorted((entry for entry in entries if entry.date <= tc.today), key=lambda e: (e.date, e.id))
 
 
-def notify(project: Project, db_path: Path | None, *, base_url: str | None = None, dry_run: bool = False,
+def notify(project: Project, db_path: Location | None, *, base_url: str | None = None, dry_run: bool = False,
            chunk: int = CHUNK) -> Outcome:
     """Record the current notices; mail the new ones (and finish those a stopped run left) to every confirmed
     subscriber, `chunk` subscribers per transaction; deliver."""

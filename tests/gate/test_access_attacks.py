@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import socket
-import sqlite3
 import threading
 import time
 import urllib.parse
@@ -29,6 +28,9 @@ from generator.gate.audit import Kind, stamp
 from generator.gate.grants import RequestStatus
 from generator.gate.mail import MailSettings
 from generator.gate.outbox import Kind as OutboxKind
+
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("gate_store")
 
 ACCESS_YAML = """\
 staff: [staff@example.com]
@@ -262,29 +264,27 @@ def granted(running: RunningGate, smtp: SmtpServer, email: str = "jane@customer.
     return confirm_path.rsplit("/", 1)[1], link_in(grant_mail, "/grant/").rsplit("/", 1)[1]
 
 
-def test_a_delivered_message_leaves_no_working_link_in_the_database(gate: RunningGate, smtp_server: SmtpServer,
-                                                                    tmp_path: Path) -> None:
+def test_a_delivered_message_leaves_no_working_link_in_the_database(gate: RunningGate,
+                                                                    smtp_server: SmtpServer) -> None:
     # Finding: the outbox kept every message whole after sending it, so a copy of the database (a backup, a
     # stolen disk) held every grant link still valid, though grants keep only their token's hash.
     _, grant = granted(gate, smtp_server)
-    with contextlib.closing(sqlite3.connect(tmp_path / "state" / "gate.sqlite3")) as copy:
-        sent = [(kind, bytes(body)) for kind, body in copy.execute("SELECT kind, body FROM outbox "
-                                                                   "WHERE sent IS NOT NULL")]
+    sent = [(kind, bytes(body)) for kind, body in the_gate(gate).store.db.read().all(
+        "SELECT kind, body FROM outbox WHERE sent IS NOT NULL")]
     assert [kind for kind, _ in sent].count("mail") == 2  # the confirmation, the grant
     assert [body for _, body in sent] == [b""] * len(sent)
     assert the_gate(gate).store.access.grant_by_token(grant) is not None  # the link itself still works
 
 
 def test_an_outbox_row_changed_in_the_database_is_never_delivered(gate: RunningGate, smtp_server: SmtpServer,
-                                                                  tmp_path: Path,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     # Finding: rows were delivered as the table said: someone who could write the database (not read the audit
     # key) could send a queued grant link to themselves, or any message from the company's address.
     send_request(gate.browser(), email="jane@customer.example")
     outbox = the_gate(gate).store.outbox
     [row] = outbox.items()
-    with contextlib.closing(sqlite3.connect(tmp_path / "state" / "gate.sqlite3", isolation_level=None)) as db:
-        body = bytes(db.execute("SELECT body FROM outbox WHERE id = ?", (row.id,)).fetchone()[0])
+    with the_gate(gate).store.db.write() as db:
+        body = bytes(db.scalar("SELECT body FROM outbox WHERE id = ?", (row.id,)))
         db.execute("UPDATE outbox SET target = ?, body = ? WHERE id = ?",
                    ("mallory@evil.example", body.replace(b"jane@customer.example", b"mallory@evil.example"), row.id))
         # ... and a message of their own, copied from a genuine row under a new id.
@@ -408,16 +408,15 @@ def test_subscribing_takes_as_long_for_an_address_already_subscribed(gate: Runni
 
 
 def test_subscribing_a_strangers_address_mails_it_three_times_a_day_at_most(
-        proxied: RunningGate, smtp_server: SmtpServer, tmp_path: Path) -> None:
+        proxied: RunningGate, smtp_server: SmtpServer) -> None:
     # Finding: a confirmation mail could be asked for every RESEND_MINUTES (10) for ever: 144 a day to anyone,
     # from one network, since asking again for one address adds no row to the per-network count.
-    db_file = tmp_path / "state" / "gate.sqlite3"
     for number in range(5):
         client = Client(proxied, f"198.51.100.{number + 1}")
         csrf = client.csrf_from(client.get("/subscribe"))
         assert client.post("/subscribe", {"csrf": csrf, "email": VICTIM}).status == 303
         # RESEND_MINUTES pass (the confirmation was mailed 11 minutes ago, as far as the row says).
-        with contextlib.closing(sqlite3.connect(db_file, isolation_level=None)) as db:
+        with the_gate(proxied).store.db.write() as db:
             ago = dt.datetime.now(dt.UTC) + dt.timedelta(hours=48) - dt.timedelta(minutes=11)
             db.execute("UPDATE subscribers SET confirm_expires = ?", (stamp(ago),))
     assert len(delivered_to(proxied, smtp_server, VICTIM)) == 3

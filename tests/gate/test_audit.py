@@ -14,11 +14,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from stores import db_argument, past_the_triggers, tamper
+from support import gate_database
 
 from generator.cli import main
 from generator.content.project import Project
 from generator.errors import StoreError
 from generator.gate import audit, db, settings
+
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py). The tests marked sqlite_only are about SQLite's
+# file (its mode, journal, identity, schema text, triggers); tests/gate/test_postgres_store.py has PostgreSQL's.
+pytestmark = pytest.mark.usefixtures("gate_store")
 
 
 def audit_key(tmp_path: Path) -> bytes:
@@ -28,20 +34,7 @@ def audit_key(tmp_path: Path) -> bytes:
 
 @pytest.fixture
 def log(tmp_path: Path) -> audit.AuditLog:
-    return audit.AuditLog(tmp_path / "state" / "gate.sqlite3", audit_key(tmp_path), create=True)
-
-
-def tamper(path: Path, *statements: str) -> None:
-    """What someone with write access to the file (not the key) can do: drop the append-only triggers, change
-    rows, and put the triggers back so the structure looks untouched."""
-    database = sqlite3.connect(path)
-    database.execute("DROP TRIGGER IF EXISTS events_append_only_update")
-    database.execute("DROP TRIGGER IF EXISTS events_append_only_delete")
-    for statement in statements:
-        database.execute(statement)
-    database.commit()
-    database.executescript(db._V2)  # the triggers again, as they were
-    database.close()
+    return audit.AuditLog(gate_database(tmp_path), audit_key(tmp_path), create=True)
 
 
 def opened(link_id: str = "link-0001", **fields: str) -> audit.Event:
@@ -49,6 +42,7 @@ def opened(link_id: str = "link-0001", **fields: str) -> audit.Event:
     return audit.Event(audit.Kind.OPENED, 200, link_id=link_id, **values)
 
 
+@pytest.mark.sqlite_only
 def test_the_database_uses_wal(log: audit.AuditLog) -> None:
     assert sqlite3.connect(log.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -64,6 +58,7 @@ def test_each_event_is_chained_to_the_one_before(log: audit.AuditLog) -> None:
     assert check.ok and check.events == 5 and check.head == rows[-1].hash
 
 
+@pytest.mark.sqlite_only
 def test_rows_cannot_be_updated_or_deleted_through_sqlite(log: audit.AuditLog) -> None:
     log.record(opened())
     database = sqlite3.connect(log.path)
@@ -76,7 +71,7 @@ def test_rows_cannot_be_updated_or_deleted_through_sqlite(log: audit.AuditLog) -
 def test_a_changed_row_breaks_the_chain_and_is_named(log: audit.AuditLog) -> None:
     for index in range(3):
         log.record(opened(f"link-000{index}"))
-    tamper(log.path, "UPDATE events SET name = 'Somebody Else' WHERE id = 2")  # someone with the file in hand
+    tamper(log.path, "UPDATE events SET name = 'Somebody Else' WHERE id = 2")  # someone with write access
     check = log.verify_chain()
     assert not check.ok
     assert check.problem == "event 2 was changed after it was written"
@@ -123,7 +118,7 @@ def test_no_event_is_lost_when_many_threads_write_at_once(log: audit.AuditLog) -
 
 
 def test_revocations_and_download_counts_survive_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "gate.sqlite3"
+    path = gate_database(tmp_path)
     first = audit.AuditLog(path, audit_key(tmp_path), create=True)
     assert first.revoke("link-0001", "sent to the wrong person")
     first.record_download(audit.Event(audit.Kind.DOWNLOADED, 200, link_id="link-0002"), limit=1)
@@ -136,7 +131,7 @@ def test_revocations_and_download_counts_survive_reopening(tmp_path: Path) -> No
 
 
 def run_audit(tmp_path: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["audit", "--db", str(tmp_path / "state" / "gate.sqlite3"), *args])
+    result = CliRunner().invoke(main, ["audit", "--db", db_argument(gate_database(tmp_path)), *args])
     return result.exit_code, result.output
 
 
@@ -172,6 +167,7 @@ def test_audit_verify_reports_an_intact_chain_and_a_broken_one(log: audit.AuditL
     assert code == 1 and "tampered with: event 1 was changed" in output
 
 
+@pytest.mark.sqlite_only  # a file that is not there; on PostgreSQL, an empty database (test_postgres_store.py)
 def test_audit_without_a_database_says_where_it_looked_and_creates_none(tmp_path: Path) -> None:
     code, output = run_audit(tmp_path)
     assert code == 1 and f"there is no gate database at {tmp_path / 'state' / 'gate.sqlite3'}" in output
@@ -185,7 +181,7 @@ def test_the_table_never_prints_terminal_control_characters(log: audit.AuditLog,
 
 
 def test_a_download_of_a_link_revoked_after_it_was_verified_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "state" / "gate.sqlite3"
+    path = gate_database(tmp_path)
     gate_side = audit.AuditLog(path, audit_key(tmp_path), create=True)
     revoke_side = audit.AuditLog(path, audit_key(tmp_path))
     assert gate_side.revocation("link-0003") is None  # the gate has verified the link: not revoked
@@ -195,30 +191,26 @@ def test_a_download_of_a_link_revoked_after_it_was_verified_is_refused(tmp_path:
     assert gate_side.downloads("link-0003") == 0
 
 
+# ---------------------------------------------------------------- tampering by someone who can write the database
 
-# ---------------------------------------------------------------- tampering by someone who holds the file
 
-
-def rechain_without_the_key(path: Path) -> None:
+def rechain_without_the_key(where: db.Location) -> None:
     """Recompute every row's hash the way an unkeyed chain would be: sha256(previous + row)."""
     import hashlib
 
-    database = sqlite3.connect(path)
-    database.execute("DROP TRIGGER IF EXISTS events_append_only_update")
     fields = ("at", "kind", "status", "link_id", "recipient", "document", "name", "company", "nda_sha256",
               "browser", "ip", "user_agent", "detail")
     previous = audit.GENESIS
-    rows = database.execute(f"SELECT id, {', '.join(fields)} FROM events ORDER BY id").fetchall()  # noqa: S608
-    for number, row in enumerate(rows, start=1):
-        values = dict(zip(fields, row[1:], strict=True))
-        canonical = json.dumps({"id": number, **values}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        digest = hashlib.sha256((previous + canonical).encode()).hexdigest()
-        database.execute("UPDATE events SET id = ?, prev_hash = ?, hash = ? WHERE id = ?", (number, previous, digest,
-                                                                                          row[0]))
-        previous = digest
-    database.commit()
-    database.executescript(db._V2)
-    database.close()
+    with past_the_triggers(where) as database:
+        rows = database.all(f"SELECT id, {', '.join(fields)} FROM events ORDER BY id")  # noqa: S608
+        for number, row in enumerate(rows, start=1):
+            values = dict(zip(fields, row[1:], strict=True))
+            canonical = json.dumps({"id": number, **values}, sort_keys=True, separators=(",", ":"),
+                                   ensure_ascii=False)
+            digest = hashlib.sha256((previous + canonical).encode()).hexdigest()
+            database.execute("UPDATE events SET id = ?, prev_hash = ?, hash = ? WHERE id = ?",
+                             (number, previous, digest, row[0]))
+            previous = digest
 
 
 def test_a_row_edited_and_rechained_without_the_key_does_not_verify(log: audit.AuditLog) -> None:
@@ -266,6 +258,7 @@ def test_a_database_opened_with_another_key_is_refused_by_name(log: audit.AuditL
         audit.AuditLog(log.path, b"some-other-key-" + bytes(20))
 
 
+@pytest.mark.sqlite_only
 def test_a_missing_database_is_an_error_unless_creation_is_asked_for(tmp_path: Path) -> None:
     path = tmp_path / "state" / "gate.sqlite3"
     with pytest.raises(StoreError, match="there is no gate database at"):
@@ -273,6 +266,7 @@ def test_a_missing_database_is_an_error_unless_creation_is_asked_for(tmp_path: P
     assert not path.exists()
 
 
+@pytest.mark.sqlite_only
 def test_the_database_and_its_wal_are_readable_by_the_owner_only(log: audit.AuditLog) -> None:
     log.record(opened())
     for suffix in ("", "-wal", "-shm"):
@@ -280,6 +274,7 @@ def test_the_database_and_its_wal_are_readable_by_the_owner_only(log: audit.Audi
         assert file.exists() and file.stat().st_mode & 0o077 == 0, file
 
 
+@pytest.mark.sqlite_only
 def test_a_database_replaced_while_in_use_is_noticed(log: audit.AuditLog, tmp_path: Path) -> None:
     log.record(opened())
     other = tmp_path / "other.sqlite3"
@@ -292,6 +287,7 @@ def test_a_database_replaced_while_in_use_is_noticed(log: audit.AuditLog, tmp_pa
         log.health()
 
 
+@pytest.mark.sqlite_only
 def test_health_fails_when_the_database_cannot_take_a_write(log: audit.AuditLog, tmp_path: Path) -> None:
     log.health()
     log.close()
@@ -310,6 +306,7 @@ def test_a_thousand_opens_from_one_address_write_one_row(log: audit.AuditLog) ->
     assert log.record_open(opened("link-0001", ip="192.0.2.7"))  # another address is another row
 
 
+@pytest.mark.sqlite_only
 def test_a_database_of_trustcenter_0_1_is_refused_with_what_to_do(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     database = sqlite3.connect(path)
@@ -320,7 +317,7 @@ def test_a_database_of_trustcenter_0_1_is_refused_with_what_to_do(tmp_path: Path
         audit.AuditLog(path, audit_key(tmp_path))
 
 
-
+@pytest.mark.sqlite_only
 def test_a_trigger_that_drops_revocations_and_downloads_is_refused(log: audit.AuditLog, tmp_path: Path) -> None:
     log.record(opened())
     database = sqlite3.connect(log.path)
@@ -335,6 +332,7 @@ def test_a_trigger_that_drops_revocations_and_downloads_is_refused(log: audit.Au
         audit.AuditLog(log.path, audit_key(tmp_path))  # a restart
 
 
+@pytest.mark.sqlite_only
 def test_an_index_that_hides_a_links_rows_is_found(log: audit.AuditLog, tmp_path: Path) -> None:
     log.revoke("link-0001", "contract ended")
     log.close()
@@ -350,6 +348,7 @@ def test_an_index_that_hides_a_links_rows_is_found(log: audit.AuditLog, tmp_path
         audit.AuditLog(log.path, audit_key(tmp_path))
 
 
+@pytest.mark.sqlite_only
 def test_a_database_written_by_schema_2_is_migrated_and_its_chain_still_verifies(tmp_path: Path) -> None:
     # tests/gate/data/gate-v2.sqlite3 was written by the gate of schema 2 (commit fb82c52), with key bytes 0..31.
     path = tmp_path / "gate.sqlite3"
@@ -371,12 +370,10 @@ def test_a_database_written_by_schema_2_is_migrated_and_its_chain_still_verifies
 
 
 def test_a_database_from_a_newer_gate_is_refused(tmp_path: Path) -> None:
-    log = audit.AuditLog(tmp_path / "state" / "gate.sqlite3", audit_key(tmp_path), create=True)
+    log = audit.AuditLog(gate_database(tmp_path), audit_key(tmp_path), create=True)
     path = log.path
+    with log.db.write() as tx:
+        tx.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     log.close()
-    database = sqlite3.connect(path)
-    database.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    database.commit()
-    database.close()
     with pytest.raises(StoreError, match="written by a newer trustcenter"):
         audit.AuditLog(path, audit_key(tmp_path))

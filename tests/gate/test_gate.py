@@ -28,7 +28,8 @@ from loopback import (
     running_gate,
     settings,
 )
-from support import free_port
+from stores import db_argument
+from support import free_port, gate_database
 
 from generator.cli import main
 from generator.content.project import Project
@@ -36,6 +37,9 @@ from generator.errors import GateConfigError
 from generator.gate import audit, keys, state
 from generator.gate import settings as gate
 from generator.gate.settings import open_log
+
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("gate_store")
 
 SITE = {
     "index.html": "<!doctype html><html lang=en><title>Home</title><h1>Example Co trust center</h1>",
@@ -212,7 +216,7 @@ def test_a_revocation_takes_effect_at_once_in_a_running_gate(running: RunningGat
     token = signer.token(link)
     browser = running.browser()
     browser.accept(token)
-    result = CliRunner().invoke(main, ["link", "revoke", link.link_id, "--db", str(tmp_path / "state" / "gate.sqlite3")])
+    result = CliRunner().invoke(main, ["link", "revoke", link.link_id, "--db", db_argument(gate_database(tmp_path))])
     assert result.exit_code == 0 and "revoked link" in result.output
     assert browser.get(f"/access/{token}/download").status == 410
 
@@ -347,14 +351,18 @@ def test_without_a_built_site_the_gate_answers_404_but_still_serves_links(projec
         assert browser.get(f"/access/{signer.token()}").status == 200
 
 
-def test_the_session_secret_and_audit_key_are_kept_private_in_the_state_folder(project: Path, state_dir: Path) -> None:
+def test_the_session_secret_and_audit_key_are_kept_private_in_the_state_folder(project: Path, state_dir: Path,
+                                                                               tmp_path: Path, gate_store: str) -> None:
     first = gate.settings_for(Project.at(project), create_db=True)
     second = gate.settings_for(Project.at(project), create_db=True)
     assert first.secret_key == second.secret_key and len(first.secret_key) == 32
     assert first.audit_key == second.audit_key and len(first.audit_key) == 32
     for name in ("gate-session.key", "audit.key"):
         assert (state_dir / name).stat().st_mode & 0o077 == 0
-    assert first.db_path == state_dir / "gate.sqlite3" and not first.db_path.is_relative_to(project)
+    if gate_store == "sqlite":  # the database beside them, out of the project
+        assert first.db_path == state_dir / "gate.sqlite3" and not first.db_path.is_relative_to(project)
+    else:  # the database TRUSTCENTER_DB names
+        assert first.db_path == gate_database(tmp_path)
 
 
 # ---------------------------------------------------------------- `trustcenter gate`
@@ -382,12 +390,16 @@ def cli_gate(project: Path, *options: str) -> Iterator[tuple[Browser, list[str]]
 
 
 def test_trustcenter_gate_serves_links_and_the_site_from_one_process(project: Path, signer: Signer,
-                                                                    state_dir: Path) -> None:
+                                                                    state_dir: Path, gate_store: str) -> None:
     build_site(project)
     with cli_gate(project) as (browser, printed):
         assert browser.get("/").status == 200
         assert browser.get(f"/access/{signer.token()}").status == 200
-        assert (state_dir / "gate.sqlite3").is_file() and not (project / ".trustcenter").exists()
+        assert not (project / ".trustcenter").exists()
+        assert (state_dir / "gate.sqlite3").is_file() == (gate_store == "sqlite")  # else in TRUSTCENTER_DB's
+        log = open_log(Project.at(project), None)  # the default database: where the gate recorded the opening
+        assert [row.kind for row in log.events()] == ["opened"]
+        log.close()
     assert f"gate on http://127.0.0.1:{browser.port}/" in printed[0]
 
 
@@ -430,7 +442,7 @@ def secret_file(tmp_path: Path, content: bytes = bytes(range(32)), mode: int = 0
 
 
 def settings_beside(tmp_path: Path, project: Path) -> gate.GateSettings:
-    return gate.settings_for(Project.at(project), db_path=tmp_path / "state" / "gate.sqlite3", create_db=True)
+    return gate.settings_for(Project.at(project), db_path=gate_database(tmp_path), create_db=True)
 
 
 def test_a_session_secret_file_others_can_read_is_refused(project: Path, tmp_path: Path) -> None:
@@ -465,7 +477,7 @@ def test_a_short_session_secret_in_the_environment_is_refused(project: Path, tmp
 def test_trustcenter_gate_refuses_an_unsafe_session_secret_in_one_sentence(project: Path, tmp_path: Path) -> None:
     secret_file(tmp_path, mode=0o644)
     result = CliRunner().invoke(main, ["gate", "--init", "--project", str(project), "--db",
-                                       str(tmp_path / "state" / "gate.sqlite3")])
+                                       db_argument(gate_database(tmp_path))])
     assert result.exit_code == 1
     assert result.output.startswith("error: the secret ") and result.output.count("\n") == 1
     assert "gate-session.key can be read or changed by other users" in result.output

@@ -27,11 +27,15 @@ from loopback import (
     running_gate,
     settings,
 )
+from support import gate_database
 
 from generator.content.project import Project
 from generator.gate import audit, keys, watermark
 from generator.gate import settings as gate
 from generator.gate import tokens as links
+
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("gate_store")
 
 
 @dataclasses.dataclass
@@ -485,11 +489,11 @@ def test_a_gate_with_default_settings_refuses_links_signed_with_the_demo_key(pro
     (public,) = (project / "trust" / "keys").glob("demo-*.pem")
     add_signing_key(project, tmp_path)  # a production key is listed too
     token = Signer(private, public.stem).token(nda_on_file=True)
-    with running_gate(gate.settings_for(Project.at(project), db_path=tmp_path / "state" / "gate.sqlite3",
+    with running_gate(gate.settings_for(Project.at(project), db_path=gate_database(tmp_path),
                                         create_db=True)) as started:
         target = Target(started, Signer(private, public.stem), project)
         target.assert_refused(target.attempt(token), 403, token)
-    demo = gate.settings_for(Project.at(project), db_path=tmp_path / "demo" / "gate.sqlite3", include_demo_keys=True,
-                             create_db=True)
+    demo = gate.settings_for(Project.at(project), db_path=gate_database(tmp_path, "demo.sqlite3"),
+                             include_demo_keys=True, create_db=True)
     with running_gate(demo) as started:
         assert started.browser().get(f"/access/{token}").status == 200

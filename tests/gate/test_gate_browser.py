@@ -15,7 +15,7 @@ from loopback import RECIPIENT, RunningGate, Signer, add_signing_key, running_ga
 from support import chromium as launch_chromium
 from support import copy_demo, run_cli, serve_directory
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.usefixtures("gate_store"), pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")

@@ -5,22 +5,27 @@ from __future__ import annotations
 
 import logging
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from loopback import RunningGate, Signer, assert_gate_headers, running_gate, settings
-from support import free_port
+from stores import backup, db_argument, restore, tamper
+from support import free_port, gate_database
 
 from generator.cli import main
 from generator.errors import GateConfigError
 from generator.gate import app as gate_app
-from generator.gate import db
+
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py). The tests marked sqlite_only are about SQLite's
+# file; tests/gate/test_postgres_store.py has PostgreSQL's (a server stopped under the gate, an empty database).
+pytestmark = pytest.mark.usefixtures("gate_store")
 
 
 @pytest.fixture
@@ -46,11 +51,18 @@ def test_the_csp_lets_workers_come_only_from_the_origin_itself(running: RunningG
 
 
 @pytest.mark.parametrize("inside", [".", "trust", "state"])
-def test_a_site_folder_holding_the_content_or_the_state_is_refused(project: Path, tmp_path: Path,
+def test_a_site_folder_holding_the_content_or_the_state_is_refused(project: Path, tmp_path: Path, state_dir: Path,
                                                                    inside: str) -> None:
-    where = {".": project, "trust": project / "trust", "state": tmp_path / "state"}[inside]
+    where = {".": project, "trust": project / "trust", "state": state_dir}[inside]  # state: audit key, secret
     with pytest.raises(GateConfigError, match="refusing to serve"):
         gate_app.create_app(settings(project, tmp_path, site_dir=where))
+
+
+@pytest.mark.sqlite_only  # a server's database has no folder here
+def test_a_site_folder_holding_the_database_is_refused(project: Path, tmp_path: Path) -> None:
+    database = gate_database(tmp_path)
+    with pytest.raises(GateConfigError, match=f"refusing to serve .*: it contains {database.parent}"):
+        gate_app.create_app(settings(project, tmp_path, site_dir=database.parent))
 
 
 def test_trustcenter_gate_refuses_the_project_folder_as_site_dir_in_one_sentence(project: Path,
@@ -101,6 +113,7 @@ def test_the_throttle_counts_an_ipv6_client_by_its_64(address: str, key: str) ->
     assert gate_app.client_key(address) == key
 
 
+@pytest.mark.sqlite_only
 def test_a_database_replaced_under_a_running_gate_stops_it_answering(running: RunningGate, signer: Signer,
                                                                       tmp_path: Path) -> None:
     browser = running.browser()
@@ -118,19 +131,15 @@ def test_the_gate_refuses_to_start_on_a_log_that_does_not_verify(project: Path, 
                                                                  signer: Signer) -> None:
     with running_gate(settings(project, tmp_path)) as started:
         started.browser().get(f"/access/{signer.token()}")
-    database = sqlite3.connect(tmp_path / "state" / "gate.sqlite3")
-    database.execute("DROP TRIGGER events_append_only_update")
-    database.execute("UPDATE events SET ip = '198.51.100.1'")
-    database.commit()
-    database.executescript(db._V2)  # the trigger put back: only the chain can tell
-    database.close()
+    tamper(gate_database(tmp_path), "UPDATE events SET ip = '198.51.100.1'")  # only the chain can tell
     with pytest.raises(Exception, match="does not verify") as refused:
         gate_app.create_app(settings(project, tmp_path))
     assert type(refused.value).__name__ == "StoreError"
-    result = CliRunner().invoke(main, ["gate", "--project", str(project), "--db", str(tmp_path / "state" / "gate.sqlite3")])
+    result = CliRunner().invoke(main, ["gate", "--project", str(project), "--db", db_argument(gate_database(tmp_path))])
     assert result.exit_code == 1 and "does not verify (event 1 was changed after it was written)" in result.output
 
 
+@pytest.mark.sqlite_only  # a file that is not there; on PostgreSQL, an empty database (test_postgres_store.py)
 def test_the_gate_will_not_start_on_a_missing_database_without_init(project: Path, tmp_path: Path,
                                                                     signer: Signer) -> None:
     wrong = tmp_path / "typo" / "gate.sqlite3"
@@ -177,18 +186,16 @@ def test_a_gate_on_its_own_origin_serves_no_page_of_the_site(project: Path, tmp_
 
 def test_an_older_copy_of_the_log_put_back_is_refused_against_the_checkpoints(project: Path, tmp_path: Path,
                                                                                signer: Signer) -> None:
-    import shutil
-
-    database = tmp_path / "state" / "gate.sqlite3"
+    database = gate_database(tmp_path)
+    older = f"older_{uuid.uuid4().hex}"  # a file beside the database, or a database on its server
     with running_gate(settings(project, tmp_path)) as started:
         started.browser().get(f"/access/{signer.token()}")
-        log = started.app.extensions["trustcenter.gate"].log
-        log.close()
-        shutil.copy(database, tmp_path / "older.sqlite3")  # a backup of that moment
+    backup(database, older)  # a backup of that moment
+    with running_gate(settings(project, tmp_path)) as started:
         started.browser().get(f"/access/{signer.token()}")
         kept = tmp_path / "offsite.jsonl"
-        kept.write_text(log.checkpoint().line() + "\n")
-    shutil.copy(tmp_path / "older.sqlite3", database)  # put back, with the revocations since lost
+        kept.write_text(started.app.extensions["trustcenter.gate"].log.checkpoint().line() + "\n")
+    restore(database, older)  # put back, with the revocations since lost
     gate_app.create_app(settings(project, tmp_path)).extensions["trustcenter.gate"].log.close()  # alone it verifies
     with pytest.raises(Exception, match="events were cut off the end"):
         gate_app.create_app(settings(project, tmp_path, checkpoints=kept))
@@ -203,14 +210,27 @@ def test_the_same_refusal_repeated_from_one_address_is_one_row(running: RunningG
     assert [(row.kind, row.status) for row in rows] == [("denied", 403)]
 
 
-def test_healthz_writes_to_the_database_at_most_every_ten_seconds(running: RunningGate) -> None:
+def test_healthz_writes_to_the_database_at_most_every_ten_seconds(running: RunningGate,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    database = running.app.extensions["trustcenter.gate"].log.path
-    wal = database.with_name(database.name + "-wal")
+    database = running.app.extensions["trustcenter.gate"].log.db
+    writes: list[int] = []
+    write = database.write
+
+    def counted() -> Any:
+        writes.append(1)
+        return write()
+
     browser = running.browser()
     assert browser.get("/healthz").status == 200
-    before = os.stat(wal).st_mtime_ns
+    wal = database.path.with_name(database.path.name + "-wal") if database.dialect == "sqlite" else None
+    before = os.stat(wal).st_mtime_ns if wal else None
+    monkeypatch.setattr(database, "write", counted)
     for _ in range(50):
         assert browser.get("/healthz").status == 200
-    assert os.stat(wal).st_mtime_ns == before
+    assert writes == []  # no transaction of the gate's
+    if wal:  # nor anything else written to the file
+        assert os.stat(wal).st_mtime_ns == before
+    monkeypatch.setattr(gate_app, "HEALTH_WRITE_SECONDS", 0.0)  # what the count sees when ten seconds have passed
+    assert browser.get("/healthz").status == 200 and writes == [1]

@@ -9,7 +9,6 @@ import hashlib
 import logging
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,13 +20,18 @@ from click.testing import CliRunner
 from conftest import write_pdf
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from loopback import Browser, RunningGate, Signer, add_signing_key, running_gate, settings
-from support import free_port
+from stores import tamper
+from support import free_port, gate_database
 
 from generator.cli import main
 from generator.content.project import Project
+from generator.errors import StoreError
 from generator.gate import app as gate_app
 from generator.gate import audit, db, keys, tokens
 from generator.gate.settings import open_log
+
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("gate_store")
 
 NEW_ID = "iso-certificate"
 NEW_DOCUMENT = f"""\
@@ -257,27 +261,36 @@ def test_gate_check_fails_on_a_missing_gated_file_naming_it(deployment: Path) ->
     assert all(line.startswith("ok: ") for line in lines[2:])
 
 
-def test_gate_check_fails_on_a_missing_database_without_init_and_creates_none(project: Path, signer: Signer,
-                                                                               state_dir: Path) -> None:
+def test_gate_check_fails_on_a_missing_database_without_init_and_creates_none(
+        project: Path, signer: Signer, state_dir: Path, tmp_path: Path, gate_store: str,
+        request: pytest.FixtureRequest) -> None:
+    # On PostgreSQL a new deployment's database is there, and empty: it is what `--init` fills.
+    request.applymarker(pytest.mark.xfail(
+        gate_store == "postgresql", strict=True,
+        reason="bug: preflight._database takes a PostgreSQL database for an existing gate database (db.exists), so "
+               "`gate --check --init` on a new, empty one fails on the audit key `--init` would make"))
+    database = state_dir / "gate.sqlite3" if gate_store == "sqlite" else gate_database(tmp_path)  # the default
     build_site(project)
     code, lines = check(project)
     assert code == 1
-    assert f"error: database: there is no gate database at {state_dir / 'gate.sqlite3'}; check --db" in lines[2]
+    if gate_store == "sqlite":
+        assert f"error: database: there is no gate database at {database}; check --db" in lines[2]
+    else:
+        assert lines[2].startswith("error: database: ") and "--init" in lines[2]
     code, lines = check(project, "--init")
-    assert code == 0 and lines[2].startswith("ok: database: none at ")
-    assert not (state_dir / "gate.sqlite3").exists()
+    assert code == 0 and lines[2].startswith(f"ok: database: none at {database} yet")
+    if gate_store == "sqlite":
+        assert not (state_dir / "gate.sqlite3").exists()
+    else:  # still empty: no table was made
+        with pytest.raises(StoreError, match="is not a gate database"):
+            db.open_database(gate_database(tmp_path))
 
 
 def test_gate_check_fails_on_an_audit_chain_that_does_not_verify(deployment: Path) -> None:
     log = open_log(Project.at(deployment), None)
     log.record(audit.Event(audit.Kind.OPENED, status=200, link_id="link-0001", ip="127.0.0.1"))
     log.close()
-    database = sqlite3.connect(log.path)
-    database.execute("DROP TRIGGER events_append_only_update")  # someone with the file, not the key
-    database.execute("UPDATE events SET ip = '10.0.0.1' WHERE id = 1")
-    database.commit()
-    database.executescript(db._V2)  # the trigger put back as it was: only the chain can tell
-    database.close()
+    tamper(log.path, "UPDATE events SET ip = '10.0.0.1' WHERE id = 1")  # someone past the triggers, not the key
     code, lines = check(deployment)
     assert code == 1
     assert lines[2] == (f"error: database: the audit log in {log.path} does not verify (event 1 was changed after it "

@@ -19,6 +19,9 @@ from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
 from generator.cli import main
 from generator.gate import watermark
 
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("gate_store")
+
 STAMP = watermark.Stamp("alice@customer.test", "Customer Inc", dt.date(2026, 11, 23), "KVaDsHjqrAI12XBZ")
 
 

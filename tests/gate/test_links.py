@@ -15,12 +15,16 @@ import pytest
 from click.testing import CliRunner
 from conftest import GATE_URL, GATED_ID, OTHER_GATED_ID, PUBLIC_ID, TRUST_CENTER_URL, make_project
 from loopback import add_signing_key
+from support import gate_database
 
 from generator.cli import main
 from generator.content import model
 from generator.content.project import Project
 from generator.gate import keys, links, tokens
 from generator.gate.settings import open_log
+
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("gate_store")
 
 NOW = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)
 
@@ -195,18 +199,20 @@ def test_link_create_loads_neither_the_model_nor_flask_mkdocs_or_pikepdf(project
     assert result.stdout.splitlines()[-1] == "[]"
 
 
-def test_link_revoke_records_the_revocation_for_the_gate(project: Path, state_dir: Path) -> None:
+def test_link_revoke_records_the_revocation_for_the_gate(project: Path, state_dir: Path, tmp_path: Path,
+                                                         gate_store: str) -> None:
     result = CliRunner().invoke(main, ["link", "revoke", "AbCdEfGh12345678", "--reason", "sent to the wrong person",
                                        "--create", "--project", str(project)])
     assert result.exit_code == 0, result.output
     assert "not seen it yet" in result.output
     log = open_log(Project.at(project), None)
-    assert log.path == state_dir / "gate.sqlite3"
+    assert log.path == (state_dir / "gate.sqlite3" if gate_store == "sqlite" else gate_database(tmp_path))  # default
     assert log.revocation("AbCdEfGh12345678") == "sent to the wrong person"
     again = CliRunner().invoke(main, ["link", "revoke", "AbCdEfGh12345678", "--project", str(project)])
     assert again.exit_code == 0 and "already revoked" in again.output
 
 
+@pytest.mark.sqlite_only  # a file that is not there; on PostgreSQL, an empty database (test_postgres_store.py)
 def test_link_revoke_without_a_database_fails_and_creates_none(project: Path, tmp_path: Path) -> None:
     wrong = tmp_path / "typo" / "gate.sqlite3"
     result = CliRunner().invoke(main, ["link", "revoke", "AbCdEfGh12345678", "--db", str(wrong),

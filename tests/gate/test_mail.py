@@ -21,6 +21,7 @@ from conftest import GATE_URL, TRUST_CENTER_URL
 from loopback import Signer, running_gate
 from loopback import settings as gate_settings
 from smtp import SmtpServer
+from support import gate_database
 
 from generator.cli import main
 from generator.content.project import Project
@@ -34,6 +35,9 @@ from generator.gate.mail import Mail, MailSettings, Sender
 from generator.gate.outbox import GIVE_UP_AFTER, Kind
 from generator.gate.settings import open_store
 from generator.gate.store import Store
+
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("gate_store")
 
 SENDER = Sender("trust@example.test", "Example Co")
 RECIPIENT = "alice@customer.test"
@@ -52,7 +56,7 @@ rules:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "gate.sqlite3", os.urandom(32), create=True)
+    opened = Store(gate_database(tmp_path), os.urandom(32), create=True)
     yield opened
     opened.close()
 
@@ -295,7 +299,7 @@ def test_two_workers_on_one_database_deliver_each_message_exactly_once(tmp_path:
                                                                        smtp_server: SmtpServer) -> None:
     ids = {queue(store, to=f"person{number}@customer.test") for number in range(24)}
     key = store.log._key
-    stores = [Store(tmp_path / "gate.sqlite3", key) for _ in range(2)]
+    stores = [Store(gate_database(tmp_path), key) for _ in range(2)]
     workers = [smtp_worker(each, smtp_server) for each in stores]
     start = threading.Barrier(2)
     counts: list[int] = []

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import GATE_URL, GATED_ID, TRUST_CENTER_URL
 from smtp import SmtpServer
+from support import gate_database
 
 from generator.cli import main
 from generator.content.project import Project
@@ -38,6 +39,9 @@ from generator.gate.settings import open_store
 from generator.gate.staff import StaffSessions
 from generator.gate.store import Store
 
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("gate_store")
+
 SENDER = Sender("trust@example.test", "Example Co")
 ACCESS_YAML = """\
 staff: [staff@example.com]
@@ -53,7 +57,7 @@ rules:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "gate.sqlite3", os.urandom(32), create=True)
+    opened = Store(gate_database(tmp_path), os.urandom(32), create=True)
     yield opened
     opened.close()
 
@@ -421,7 +425,7 @@ def test_outbox_purge_deletes_old_messages_now_and_says_what_it_did(project: Pat
         opened.close()
 
 
-# ---------------------------------------------------------------- the file's bytes
+# ---------------------------------------------------------------- the file's bytes (SQLite's: secure_delete, the WAL)
 
 
 def _file_bytes(database: Path) -> bytes:
@@ -467,6 +471,7 @@ def _deliver_links(desk: Desk, store: Store, smtp_server: SmtpServer) -> list[by
     return [confirm, grant]
 
 
+@pytest.mark.sqlite_only
 def test_a_delivered_messages_link_is_gone_from_the_database_files_after_a_checkpoint(
         desk: Desk, store: Store, smtp_server: SmtpServer) -> None:
     tokens = _deliver_links(desk, store, smtp_server)
@@ -477,6 +482,7 @@ def test_a_delivered_messages_link_is_gone_from_the_database_files_after_a_check
     assert [token for token in tokens if token in raw] == []
 
 
+@pytest.mark.sqlite_only
 def test_the_gates_purge_takes_cleared_links_out_of_the_write_ahead_log_too(
         desk: Desk, store: Store, smtp_server: SmtpServer) -> None:
     """Without a checkpoint that empties the write-ahead log, the pages written when the messages were queued stay

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import sqlite3
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -22,6 +21,9 @@ from smtp import ReceivedMail, SmtpServer
 from generator.gate import app as gate_app
 from generator.gate.grants import RequestStatus
 from generator.gate.mail import MailSettings
+
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("gate_store")
 
 ACCESS_YAML = f"""\
 staff: [staff@example.com]
@@ -322,7 +324,7 @@ def test_confirmation_links_are_single_use_expire_and_unknown_ones_are_refused(
     send_request(browser, email="late@customer.example")
     [late] = mails_to(gate, smtp_server, "late@customer.example")
     store = store_of(gate)
-    with sqlite3.connect(store.db.path) as database:
+    with store.db.write() as database:
         database.execute("UPDATE requests SET confirm_expires = '2000-01-01T00:00:00.000000Z' "
                          "WHERE email = 'late@customer.example'")
     expired = browser.get(link_in(late, "/request/confirm/"))
@@ -376,7 +378,7 @@ def test_a_grant_widened_in_the_database_without_the_key_is_refused(gate: Runnin
     confirm(browser, link_in(confirmation, "/request/confirm/"))
     path = link_in(mails_to(gate, smtp_server, "pat@partner.example", 2)[1], "/grant/")
     widened = f'["{GATED_ID}", "{OTHER_GATED_ID}"]'
-    with sqlite3.connect(store_of(gate).db.path) as database:
+    with store_of(gate).db.write() as database:
         database.execute("UPDATE grants SET documents = ?", (widened,))
     assert browser.get(path).status == 503
 

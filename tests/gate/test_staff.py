@@ -26,6 +26,9 @@ from generator.gate.audit import Kind, stamp
 from generator.gate.grants import AccessRequest, GrantStatus, RequestStatus, token_hash
 from generator.gate.mail import MailSettings
 
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("gate_store")
+
 STAFF = "staff@company.example"
 OTHER_STAFF = "lead@company.example"
 REQUESTER = "rita@prospect.test"

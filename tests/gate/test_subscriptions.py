@@ -4,7 +4,7 @@ real SMTP server on loopback), the click that confirms it, and the one-click uns
 from __future__ import annotations
 
 import contextlib
-import sqlite3
+import datetime as dt
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -23,6 +23,9 @@ from generator.gate import audit
 from generator.gate.mail import MailSettings
 from generator.gate.subscribers import Subscriber
 from generator.site import pages, structure
+
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("gate_store")
 
 READER = "reader@customer.example"
 PUBLIC = "https://trust.example.test"
@@ -175,13 +178,14 @@ def test_the_form_answers_every_address_alike_and_mails_only_who_needs_a_confirm
 
 
 def test_an_unconfirmed_address_gets_a_new_confirmation_after_a_while_and_the_old_link_stops_working(
-        gate: RunningGate, smtp_server: SmtpServer, tmp_path: Path) -> None:
+        gate: RunningGate, smtp_server: SmtpServer) -> None:
     browser = gate.browser()
     subscribe(browser, READER)
     [first] = mails_to(gate, smtp_server, READER)
     # Ten minutes later (the resend pause): the confirmation was mailed 48 h before its expiry.
-    with contextlib.closing(sqlite3.connect(tmp_path / "state" / "gate.sqlite3")) as db, db:
-        db.execute("UPDATE subscribers SET confirm_expires = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '+47 hours')")
+    with gate_app.current_of(gate.app).store.db.write() as db:
+        db.execute("UPDATE subscribers SET confirm_expires = ?",
+                   (audit.stamp(dt.datetime.now(dt.UTC) + dt.timedelta(hours=47)),))
     subscribe(browser, READER)
     _, second = mails_to(gate, smtp_server, READER, 2)
     assert confirmation_path(first) != confirmation_path(second)
@@ -189,8 +193,7 @@ def test_an_unconfirmed_address_gets_a_new_confirmation_after_a_while_and_the_ol
     assert confirm(browser, confirmation_path(second)).status == 200
 
 
-def test_a_confirmation_link_works_once_and_not_after_48_hours(gate: RunningGate, smtp_server: SmtpServer,
-                                                             tmp_path: Path) -> None:
+def test_a_confirmation_link_works_once_and_not_after_48_hours(gate: RunningGate, smtp_server: SmtpServer) -> None:
     browser = gate.browser()
     subscribe(browser, READER)
     path = confirmation_path(mails_to(gate, smtp_server, READER)[0])
@@ -201,7 +204,7 @@ def test_a_confirmation_link_works_once_and_not_after_48_hours(gate: RunningGate
 
     subscribe(browser, "late@customer.example")
     late = confirmation_path(mails_to(gate, smtp_server, "late@customer.example")[0])
-    with contextlib.closing(sqlite3.connect(tmp_path / "state" / "gate.sqlite3")) as db, db:
+    with gate_app.current_of(gate.app).store.db.write() as db:
         db.execute("UPDATE subscribers SET confirm_expires = '2020-01-01T00:00:00Z' WHERE email = ?",
                    ("late@customer.example",))
     assert browser.get(late).status == 410

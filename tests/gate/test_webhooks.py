@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from loopback import Signer, running_gate
 from loopback import settings as gate_settings
 from standardwebhooks.webhooks import Webhook
+from support import gate_database
 
 from generator.cli import main
 from generator.content.project import Project
@@ -31,6 +32,9 @@ from generator.gate.delivery import WebhookTransport, Worker, worker_for
 from generator.gate.outbox import Kind
 from generator.gate.settings import open_store
 from generator.gate.store import Store
+
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("gate_store")
 
 EVENT = "access_request.received"
 DATA = {"request_id": "req_123", "email": "alice@customer.test", "name": "Alice Example", "company": "Customer Inc",
@@ -103,7 +107,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "gate.sqlite3", os.urandom(32), create=True)
+    opened = Store(gate_database(tmp_path), os.urandom(32), create=True)
     yield opened
     opened.close()
 

@@ -3,10 +3,8 @@ the gate's database with subscribers who signed up through a real gate, the noti
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
-import sqlite3
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -15,14 +13,17 @@ from pathlib import Path
 import pytest
 from loopback import Browser, RunningGate, running_gate, settings
 from smtp import ReceivedMail, SmtpServer
-from support import edit, git, git_repo, run_cli
+from support import edit, gate_database, git, git_repo, run_cli
 
 from generator.content.project import Project
 from generator.gate import app as gate_app
-from generator.gate.db import Tx
+from generator.gate.db import Location, PostgresUrl, Tx
 from generator.gate.mail import MailSettings
 from generator.gate.subscribers import Subscriber, SubscriberStore
 from generator.publish.notify import Outcome, notify, plain_text
+
+# On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("gate_store")
 
 TODAY = dt.date.today()
 PUBLIC = "https://trust.example.test"
@@ -48,13 +49,18 @@ NEW_SUBPROCESSOR = f"""\
 @dataclasses.dataclass
 class World:
     project: Path
-    db: Path
+    db: Location
     gate: RunningGate
     smtp: SmtpServer
 
+    @property
+    def db_argument(self) -> str:
+        """`--db` for the CLI: the path, or the whole URL (a PostgresUrl's str() leaves its password out)."""
+        return self.db.url if isinstance(self.db, PostgresUrl) else str(self.db)
+
     def notify(self, *args: str, mail: bool = True) -> str:
         env = {"TRUSTCENTER_SMTP_URL": self.smtp.url if mail else ""}
-        result = run_cli("notify", "--db", str(self.db), *args, cwd=self.project, env=env)
+        result = run_cli("notify", "--db", self.db_argument, *args, cwd=self.project, env=env)
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
@@ -63,8 +69,7 @@ class World:
         git(self.project, "commit", "-q", "-m", message, date=str(TODAY))
 
     def rows(self, sql: str) -> list[tuple[object, ...]]:
-        with contextlib.closing(sqlite3.connect(self.db)) as db:
-            return db.execute(sql).fetchall()
+        return gate_app.current_of(self.gate.app).store.db.read().all(sql)
 
 
 def path_of(url: str) -> str:
@@ -129,7 +134,7 @@ def world(project: Path, tmp_path: Path, smtp_server: SmtpServer) -> Iterator[Wo
         token = store.subscribers.unsubscribe_token(gone.id)
         assert Browser(gate.host, gate.port).post(f"/subscribe/unsubscribe/{token}",
                                                   {"List-Unsubscribe": "One-Click"}).status == 200
-        yield World(project, tmp_path / "state" / "gate.sqlite3", gate, smtp_server)
+        yield World(project, gate_database(tmp_path), gate, smtp_server)
 
 
 def test_the_first_run_records_every_notice_and_sends_none(world: World) -> None:
@@ -227,7 +232,7 @@ def test_without_e_mail_configured_notify_fails_and_marks_nothing_sent(world: Wo
     world.notify()
     (world.project / "trust" / "updates.yaml").write_text(UPDATE, encoding="utf-8")
     world.commit("Announce Frankfurt")
-    result = run_cli("notify", "--db", str(world.db), cwd=world.project, env={"TRUSTCENTER_SMTP_URL": ""})
+    result = run_cli("notify", "--db", world.db_argument, cwd=world.project, env={"TRUSTCENTER_SMTP_URL": ""})
     assert result.returncode == 1
     assert result.stderr.startswith("error: e-mail is not configured: set TRUSTCENTER_SMTP_URL")
     assert "Traceback" not in result.stderr
@@ -236,7 +241,7 @@ def test_without_e_mail_configured_notify_fails_and_marks_nothing_sent(world: Wo
 
 
 def test_a_base_url_that_is_not_the_gates_address_is_refused(world: World) -> None:
-    result = run_cli("notify", "--db", str(world.db), "--base-url", "javascript:alert(1)", cwd=world.project)
+    result = run_cli("notify", "--db", world.db_argument, "--base-url", "javascript:alert(1)", cwd=world.project)
     assert result.returncode == 1
     assert result.stderr.startswith("error: --base-url must be the gate's address")
 
@@ -273,6 +278,10 @@ def two_new_notices(world: World) -> None:
     world.commit("Announce Frankfurt and Example Mail")
 
 
+class DiskFull(Exception):
+    """The database failing part-way through a transaction (a full disk, on either store)."""
+
+
 def notify_here(world: World, monkeypatch: pytest.MonkeyPatch, chunk: int) -> Outcome:
     """`trustcenter notify` in this process, so that a test can choose the chunk size or break a chunk."""
     monkeypatch.setenv("TRUSTCENTER_SMTP_URL", world.smtp.url)
@@ -297,7 +306,7 @@ def test_in_chunks_every_subscriber_gets_each_new_notice_exactly_once(world: Wor
     world.smtp.wait_for(before + 10)
     assert subjects_to(world, before) == {address: [f"Example Co trust center: {title}" for title in TITLES]
                                           for address in EVERYONE}
-    assert world.rows("SELECT notice_id, COUNT(*) FROM notice_sends GROUP BY notice_id") == [
+    assert world.rows("SELECT notice_id, COUNT(*) FROM notice_sends GROUP BY notice_id ORDER BY notice_id") == [
         (notice_id, 5) for (notice_id,) in world.rows("SELECT id FROM notices WHERE sent IS NOT NULL ORDER BY id")]
 
     assert world.notify() == "no new notices (4 recorded before); nothing sent\n"
@@ -315,13 +324,13 @@ def test_a_run_that_stops_half_way_is_finished_by_the_next_and_nobody_gets_a_not
 
     def disk_full_in_the_second_chunk(self: SubscriberStore, tx: Tx, notice_id: str, subscriber: Subscriber) -> None:
         if len(queued) == 2:  # the first chunk committed; the second fails part-way, after queueing a message
-            raise sqlite3.OperationalError("database or disk is full")
+            raise DiskFull("database or disk is full")
         record(self, tx, notice_id, subscriber)
         queued.append(subscriber.email)
 
     with monkeypatch.context() as patch:
         patch.setattr(SubscriberStore, "notice_queued", disk_full_in_the_second_chunk)
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(DiskFull):
             notify_here(world, patch, chunk=2)
     # The first chunk stands (its two messages queued, not yet delivered); the second left nothing behind.
     [(half_sent, title)] = world.rows("SELECT id, title FROM notices WHERE sent IS NULL AND id IN "
