@@ -28,15 +28,6 @@ from generator.gate.store import Store
 pytestmark = pytest.mark.usefixtures("gate_store")
 
 REQUESTER = "rita@prospect.test"
-# links.Record.path (where `link create` and the demo record a link) is project.state_dir / gate.sqlite3 whatever
-# TRUSTCENTER_DB says, while every other command (`link list`, the gate) uses the database TRUSTCENTER_DB names.
-RECORD_IGNORES_TRUSTCENTER_DB = ("bug: links.Record.path ignores TRUSTCENTER_DB, so a link minted without --db is not "
-                                 "recorded in the gate's PostgreSQL database")
-
-
-def fails_on_postgresql(request: pytest.FixtureRequest, gate_store: str, reason: str) -> None:
-    """Expect this test to fail on PostgreSQL, for `reason` (a bug in the gate); it passes there once fixed."""
-    request.applymarker(pytest.mark.xfail(gate_store == "postgresql", reason=reason, strict=True))
 
 
 @pytest.fixture
@@ -258,7 +249,6 @@ def test_a_missing_database_is_named_and_not_created(project: Path, tmp_path: Pa
 def test_link_create_records_the_link_where_the_gates_database_is(project: Path, store: Store, signer: Signer,
                                                                   tmp_path: Path, gate_store: str,
                                                                   request: pytest.FixtureRequest) -> None:
-    fails_on_postgresql(request, gate_store, RECORD_IGNORES_TRUSTCENTER_DB)
     key = tmp_path / "secrets" / "test-key.pem"
     result = run(project, "link", "create", GATED_ID, "--to", "bob@customer.test", "--company", "Customer Inc",
                  "--max-downloads", "3", "--nda-on-file", "--private-key", str(key), "--json")
@@ -277,7 +267,6 @@ def test_link_create_records_the_link_where_the_gates_database_is(project: Path,
 
 def test_link_list_counts_what_became_of_each_link(project: Path, store: Store, signer: Signer, tmp_path: Path,
                                                    gate_store: str, request: pytest.FixtureRequest) -> None:
-    fails_on_postgresql(request, gate_store, RECORD_IGNORES_TRUSTCENTER_DB)
     key = tmp_path / "secrets" / "test-key.pem"
     made = [links.create(Project.at(project), links.LinkRequest(GATED_ID, f"p{n}@customer.test", max_downloads=1),
                          private_key_path=key, record=links.Record()) for n in range(2)]
@@ -316,8 +305,6 @@ def test_link_create_without_a_database_says_where_link_list_would_show_it(proje
 def test_the_demo_records_its_link_in_the_database_it_creates(project: Path, signer: Signer, tmp_path: Path,
                                                               state_dir: Path, gate_store: str,
                                                               request: pytest.FixtureRequest) -> None:
-    fails_on_postgresql(request, gate_store, RECORD_IGNORES_TRUSTCENTER_DB + " (the demo's gate then starts on "
-                                                                             "that one, without its link)")
     created = links.create(Project.at(project), links.LinkRequest(GATED_ID, "demo@prospect.test"),
                            private_key_path=tmp_path / "secrets" / "test-key.pem",
                            record=links.Record(create=True, actor="demo"))

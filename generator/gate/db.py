@@ -316,10 +316,28 @@ def location(value: str | Path) -> Location:
     return Path(text)
 
 
+def default_location(state_dir: Path) -> Location:
+    """The database every command uses unless --db names one: TRUSTCENTER_DB (a path or a PostgreSQL URL), else
+    gate.sqlite3 in the state folder."""
+    named = os.environ.get(DB_ENV, "").strip()
+    return location(named) if named else state_dir / DB_FILE
+
+
 def exists(where: Location) -> bool:
-    """Whether the database can be opened without `create`: a SQLite file must exist (a wrong path must not
-    start a new, empty database); a PostgreSQL database is asked when opened (its server says)."""
-    return isinstance(where, PostgresUrl) or where.is_file()
+    """Whether there is a gate database to open without `create`: a SQLite file (a wrong path must not start a
+    new, empty database), or a PostgreSQL database with the gate's tables (an empty one is what --init fills).
+    StoreError if the server cannot be reached."""
+    if isinstance(where, Path):
+        return where.is_file()
+    import psycopg
+
+    try:
+        with psycopg.connect(where.url, autocommit=True, connect_timeout=int(CONNECT_SECONDS)) as connection:
+            row = connection.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
+    except psycopg.OperationalError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise StoreError(f"the gate database {where.label} cannot be reached ({first[:200]})") from None
+    return bool(row and row[0])
 
 
 def missing(where: Location) -> StoreError:
@@ -618,11 +636,12 @@ class _Connections:
     answers 503 and Retry-After), and the first request after it is back connects at once. A connection broken
     by a restart is found when next used and replaced by a new one (`PostgresDatabase._use`)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: PostgresUrl) -> None:
         self._url = url
         self._idle: list[psycopg.Connection[Any]] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._identity: int | None = None  # the database's oid when first opened
 
     def take(self, *, fresh: bool = False) -> tuple[psycopg.Connection[Any], bool]:
         """A connection, and whether it was idle in here (so may have been broken since)."""
@@ -635,8 +654,19 @@ class _Connections:
                     if not connection.closed and not connection.broken:
                         return connection, True
                     connection.close()
-        return psycopg.connect(self._url, autocommit=True, connect_timeout=int(CONNECT_SECONDS),
-                               application_name="trustcenter-gate"), False
+        connection = psycopg.connect(self._url.url, autocommit=True, connect_timeout=int(CONNECT_SECONDS),
+                                     application_name="trustcenter-gate")
+        # A database dropped and made again (an older copy restored under a running gate) has another oid: its
+        # revocations since that copy are gone, so the gate stops, as it does for a replaced SQLite file.
+        row = connection.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()
+        identity = int(row[0]) if row else -1
+        if self._identity is None:
+            self._identity = identity
+        elif identity != self._identity:
+            connection.close()
+            raise StoreError(f"the gate database {self._url.label} was replaced while the gate ran; restart the "
+                             "gate on the right database")
+        return connection, False
 
     def give(self, connection: psycopg.Connection[Any]) -> None:
         """Back for reuse, if it is healthy and out of any transaction; else closed."""
@@ -683,7 +713,7 @@ class PostgresDatabase(Database):
     def __init__(self, where: PostgresUrl, *, create: bool = False) -> None:
         self.where = self.url = where
         self._local = threading.local()
-        self._connections = _Connections(where.url)
+        self._connections = _Connections(where)
         try:
             with self._errors():
                 self._connections.give(self._connections.take(fresh=True)[0])
@@ -732,12 +762,15 @@ class PostgresDatabase(Database):
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
-        """A server that is down or restarting is a StoreError (the gate answers 503 with Retry-After)."""
+        """A server that is down or restarting, or a database that only reads now (a standby after a failover),
+        is a StoreError (the gate answers 503 with Retry-After)."""
         import psycopg
 
         try:
             yield
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction) as exc:
+            if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+                raise StoreError(f"the gate database {self.label} cannot be written (it is read-only)") from None
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise StoreError(f"the gate database {self.label} cannot be reached ({first[:200]})") from None
 
@@ -806,8 +839,10 @@ class PostgresDatabase(Database):
         return None
 
     def check_same_file(self) -> None:
-        """Nothing to compare on a server (its own access control guards the database): reachable, or StoreError."""
-        self.read().scalar("SELECT 1")
+        """Reachable, and the database opened (not one dropped and made again: `_Connections.take`), or
+        StoreError. A new connection is what compares, so this takes one."""
+        with self._errors():
+            self._connections.give(self._connections.take(fresh=True)[0])
 
     def close(self) -> None:
         self._connections.close()

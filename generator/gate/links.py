@@ -51,9 +51,9 @@ class Record:
     actor: str | None = None  # who minted it, for the audit: `cli:<user>`
 
     def path(self, project: Project) -> Location:
-        from generator.gate.db import DB_FILE  # not settings: it would load the gate's mail templates
+        from generator.gate.db import default_location  # not settings: it would load the gate's mail templates
 
-        return self.db_path or project.state_dir / DB_FILE
+        return self.db_path or default_location(project.state_dir)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,7 +4,6 @@ which keys it may trust and how often it looks for changed files."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,8 +50,7 @@ class GateSettings:
 def default_db(project: Project) -> db.Location:
     """The database the gate and the CLI use unless --db names one: TRUSTCENTER_DB (a path or a PostgreSQL URL),
     else gate.sqlite3 in the project's state folder."""
-    named = os.environ.get(db.DB_ENV, "").strip()
-    return db.location(named) if named else project.state_dir / db.DB_FILE
+    return db.default_location(project.state_dir)
 
 
 def audit_key(project: Project, *, create: bool = False) -> bytes:

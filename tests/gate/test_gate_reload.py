@@ -265,10 +265,6 @@ def test_gate_check_fails_on_a_missing_database_without_init_and_creates_none(
         project: Path, signer: Signer, state_dir: Path, tmp_path: Path, gate_store: str,
         request: pytest.FixtureRequest) -> None:
     # On PostgreSQL a new deployment's database is there, and empty: it is what `--init` fills.
-    request.applymarker(pytest.mark.xfail(
-        gate_store == "postgresql", strict=True,
-        reason="bug: preflight._database takes a PostgreSQL database for an existing gate database (db.exists), so "
-               "`gate --check --init` on a new, empty one fails on the audit key `--init` would make"))
     database = state_dir / "gate.sqlite3" if gate_store == "sqlite" else gate_database(tmp_path)  # the default
     build_site(project)
     code, lines = check(project)
