@@ -17,6 +17,7 @@ import enum
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Sequence
 
@@ -55,6 +56,11 @@ def new_token() -> str:
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(6)}"
+
+
+def is_grant_id(value: str) -> bool:
+    """Whether `value` has a grant id's form. A link id is 16 URL-safe characters and may itself start "g-"."""
+    return re.fullmatch(r"g-[0-9a-f]{12}", value) is not None
 
 
 def parse_stamp(value: str) -> dt.datetime:

@@ -39,7 +39,7 @@ import pikepdf
 from PIL import Image
 
 from generator.errors import StoreError, UserError
-from generator.gate import audit, watermark
+from generator.gate import audit, grants, watermark
 from generator.gate.store import Store
 
 MAX_BYTES = 512 * 1024 * 1024  # larger than any report a trust center serves, scanned ones included
@@ -403,7 +403,7 @@ def _facts(text: str, lead: str, pattern: re.Pattern[str]) -> list[tuple[str, ..
 
 def _weak(mark: str, named: str, recipient: str | None, company: str | None, date: str | None,
           log: _Log) -> Finding:
-    kind = "grant" if named.startswith("g-") else "link"
+    kind = "grant" if grants.is_grant_id(named) else "link"
     facts = ", ".join(fact for fact in (f"{kind} {named}", recipient and _printable(recipient),
                                         company and f"({_printable(company)})", date) if fact)
     downloads = log.by_id(named, date)

@@ -28,7 +28,7 @@ from support import gate_database
 from generator.cli import main
 from generator.content.project import Project
 from generator.gate import app as gate_app
-from generator.gate import audit, trace, watermark
+from generator.gate import audit, tokens, trace, watermark
 from generator.gate.settings import audit_key
 
 # On SQLite and on PostgreSQL (`gate_store`, tests/conftest.py).
@@ -333,6 +333,19 @@ def test_a_grant_download_is_traced_to_the_grant(gate: RunningGate, tmp_path: Pa
     assert output.splitlines()[1] == (f"  jane@partner.test (Partner Ltd, as recorded with the download) downloaded "
                                       f"{GATED_ID} at {event.at} through grant {grant.id}, from 127.0.0.1 "
                                       f"(audit event {event.id})")
+
+
+def test_a_link_whose_id_starts_like_a_grant_id_is_named_a_link(gate: RunningGate, signer: Signer, tmp_path: Path,
+                                                                   project: Path) -> None:
+    """Link ids are 16 random URL-safe characters: one in 4,096 starts "g-", as grant ids do (CI met one)."""
+    link = signer.link(link_id="g-" + tokens.new_link_id()[2:])
+    copy = tmp_path / "g-link.pdf"
+    copy.write_bytes(download(gate, signer.token(link)))
+    [event] = downloads_of(gate, link_id=link.link_id)
+    found = marks(run_trace(tmp_path, project, copy)[1])
+    for weak in ("visible stamp", "metadata"):
+        assert found[weak].startswith(f"found: link {link.link_id}, {RECIPIENT}, ")
+        assert found[weak].endswith(f"names audit event {event.id}; weak")
 
 
 # ---------------------------------------------------------------- forgeries and what the log does not know
