@@ -34,8 +34,9 @@ def open_link(token: str) -> ResponseReturnValue:
     link, standing = gate.link_standing(token, opening=True)
     csrf = browser_session()
     offered = accepted(link)
-    gate.log.record_open(gate.event(audit.Kind.OPENED, 200, link, detail="download offered" if offered else "NDA shown"),
-                         recent=standing.opened_recently)
+    if not standing.opened_recently:  # else this address's open of the link is on record (OPEN_DEDUP_MINUTES)
+        gate.log.record_open(gate.event(audit.Kind.OPENED, 200, link,
+                                        detail="download offered" if offered else "NDA shown"), recent=False)
     if offered:
         return gate.render("gate/offer.html", 200, link=link, csrf=csrf,
                            downloads_left=link.max_downloads - standing.downloads)

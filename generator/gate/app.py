@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import logging
 import re
 import signal
@@ -26,7 +27,8 @@ from typing import Any
 import flask
 from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import Signer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
 from werkzeug.exceptions import HTTPException
 
 from generator.content import model
@@ -175,8 +177,11 @@ class Gate:
         link: tokens.Link | None = context.get("link")
         # Where "the trust center" is: the site this gate serves, or (the gate on its own origin) the site's address.
         site_url = f"{flask.request.script_root}/" if self.settings.serve_site else company.trust_center_url
-        page = flask.render_template(
-            template, company_name=company.display_name, contact=state.contact, nda_html=state.nda_html, site_url=site_url,
+        # The template straight from the app's Jinja environment, not through flask.render_template: its context
+        # processors add request, session and g, which the environment has as globals already, and its signals
+        # have no receiver here; together a tenth of the NDA page's rendering.
+        page = flask.current_app.jinja_env.get_template(template).render(
+            company_name=company.display_name, contact=state.contact, nda_html=state.nda_html, site_url=site_url,
             document=state.documents.get(link.document_id) if link else None,
             **({"expires": mail.when(link.expires_at)} if link else {}),
             **context,
@@ -290,8 +295,9 @@ class Gate:
 
 
 class _Sessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions as they are, but with the signing serializer made once for the keys rather
-    than twice a request (reading the cookie, writing it back): the same keys, salt and signature."""
+    """Flask's signed-cookie sessions, with the same keys, salt, signature and cookie format, made cheaper to write:
+    every page of the gate writes the cookie back (its CSRF token), and Flask's way cost a sixth of the NDA page's
+    CPU time (docs/performance.md). See `_SessionSerializer`; the serializer is made once for the keys."""
 
     def __init__(self) -> None:
         self._made: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
@@ -300,8 +306,52 @@ class _Sessions(SecureCookieSessionInterface):
         keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
         made = self._made
         if made is None or made[0] != keys:
-            made = self._made = (keys, super().get_signing_serializer(app))
+            made = self._made = (keys, _SessionSerializer(list(keys), salt=self.salt, serializer=self.serializer,
+                                                          signer=_SessionSigner,
+                                                          signer_kwargs={"key_derivation": self.key_derivation,
+                                                                         "digest_method": self.digest_method})
+                                 if app.secret_key else None)
         return made[1]
+
+
+class _SessionSerializer(URLSafeTimedSerializer):
+    """What Flask's session serializer writes, for the gate's sessions (text, numbers, booleans, lists of text), as
+    plain compact JSON: the same text Flask's tagged JSON gives for those types, without its walk over every value;
+    anything else goes the tagged way. Never compressed (itsdangerous compresses when that is shorter): the
+    gate's sessions are random tokens, which do not compress, and a compressor set up per cookie cost more than
+    the rest of the writing. Reading is Flask's, which takes both forms. A signer is made once per salt."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        # Keys starting with a space are the tagged format's own (" t", " di", ...): those go the tagged way.
+        if isinstance(obj, dict) and all(isinstance(key, str) and not key.startswith(" ") and _plain(value)
+                                         for key, value in obj.items()):
+            return base64_encode(json.dumps(obj, separators=(",", ":")).encode("utf-8"))
+        return super().dump_payload(obj)
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        signers: dict[Any, Signer] = self.__dict__.setdefault("_signers", {})
+        signer = signers.get(salt)
+        if signer is None:
+            signer = signers[salt] = super().make_signer(salt)
+        return signer
+
+
+class _SessionSigner(TimestampSigner):
+    """itsdangerous' timestamp signer with each key's derivation (an HMAC of the secret) made once, not per cookie."""
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        derived: dict[Any, bytes] = self.__dict__.setdefault("_derived", {})
+        key = derived.get(secret_key)
+        if key is None:
+            key = derived[secret_key] = super().derive_key(secret_key)
+        return key
+
+
+def _plain(value: Any) -> bool:
+    """Whether Flask's tagged JSON would write `value` as plain JSON does (no tag)."""
+    if isinstance(value, list):
+        return all(item is None or isinstance(item, (str, bool, int)) for item in value)
+    return value is None or isinstance(value, (str, bool, int))
 
 
 # Every path that carries a token: links, grants, confirmations, staff sign-ins, subscriptions.
@@ -496,9 +546,11 @@ def _stylesheet() -> ResponseReturnValue:
 
 
 def _wake_delivery(response: flask.Response) -> flask.Response:
-    # A request may have queued an e-mail or a webhook event (committed by now): send it at once, not at the
-    # worker's next look. Setting an event; the worker reads before it claims, so a wake with nothing due is cheap.
-    current().delivery.wake()
+    # The request queued an e-mail or a webhook event (committed by now): send it at once, not at the worker's
+    # next look. Only then: a wake is a look at the outbox in the database, and most requests queue nothing.
+    gate = current()
+    if gate.store.outbox.queued_in_this_thread():
+        gate.delivery.wake()
     return response
 
 

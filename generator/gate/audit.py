@@ -198,10 +198,10 @@ class AuditLog:
         repeat (most of what this is called for) ends with one read, in parallel with other requests, instead of
         queueing every instance's requests for the write lock. `recent`, when the caller has already looked in this
         request (`standing`): True, it was seen (nothing to do); False, it was not (straight to the lock)."""
-        query, params = _recent(event, same)
-        if recent is None:
-            recent = self.db.read().one(query, params) is not None
         if recent:
+            return False
+        query, params = _recent(event, same)
+        if recent is None and self.db.read().one(query, params) is not None:
             return False
         with self.db.write() as tx:
             # Again under the lock, where the answer holds until the commit (another request may have just recorded
@@ -416,12 +416,12 @@ def _recent(event: Event, same: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
     """The query for an event with the same values in the `same` columns within OPEN_DEDUP_MINUTES, and its
     parameters.
 
-    A value is compared with `=`, a missing one with `IS NULL`: what `IS NOT DISTINCT FROM` means, in a form both
-    stores' indexes serve (PostgreSQL's serve no IS NOT DISTINCT FROM: the check read the whole table, under the write
-    lock). And the one indexed column the rows are to be found by is the only one left indexable: the link, else the
-    grant, else the kind and the time. The others are compared as `column || ''` (the same value, or NULL for NULL),
-    which no index serves, because SQLite has no statistics to choose by and otherwise takes the kind and time, or
-    `grant_id IS NULL`: every open of any link within the window, for each request."""
+    A value is compared with `=`, a missing one with `IS NULL`: what `IS NOT DISTINCT FROM` means, in a form
+    indexes serve (PostgreSQL's serve no IS NOT DISTINCT FROM: the check read the whole table). And only the column
+    the rows are best found by stays indexable: the link, else the grant, else the kind and the time; the others
+    are compared as `(column || '')` (the same text, or NULL for NULL), which no index serves. SQLite has no
+    statistics to choose with, and otherwise takes `grant_id IS NULL` or the kind and time: every open of every
+    link within the window, read for each request."""
     values = {**{field: getattr(event, field, None) for field in _ALL_FIELDS}, "kind": event.kind.value}
     key = next((column for column in _LOOKUP if column in same and values[column] is not None), None)
     conditions: list[str] = []
@@ -449,9 +449,9 @@ def _count(tx: Tx, link_id: str | None, kind: Kind) -> int:
 def stamp(moment: dt.datetime) -> str:
     """A time as the database stores it: UTC, ISO 8601, microseconds, so that text order is time order."""
     utc = moment.astimezone(dt.UTC)
-    if utc.year < 1000:  # where strftime's %Y and isoformat differ (no zero padding): the text rows were made with
+    if utc.year < 1000:  # the one place the two differ: there, strftime's %Y is not zero-padded
         return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    # The same text as strftime("%Y-%m-%dT%H:%M:%S.%fZ") (it is in every row's MAC), in a sixth of the time.
+    # The text strftime("%Y-%m-%dT%H:%M:%S.%fZ") gives (it is in every row's MAC), in a sixth of the time.
     return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 

@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 from collections.abc import Sequence
 
 from generator.gate.audit import now_stamp, stamp
@@ -82,6 +83,15 @@ class Outbox:
     def __init__(self, db: Database, key: bytes) -> None:
         self.db = db
         self._key = key
+        self._queued_here = threading.local()  # per thread (a request): whether it queued a row
+
+    def queued_in_this_thread(self) -> bool:
+        """Whether this thread queued a row since it last asked, which the asking clears: the gate wakes its
+        delivery worker after a request that did (once committed), not after every request, since each wake
+        is a look at the outbox in the database."""
+        queued = getattr(self._queued_here, "queued", False)
+        self._queued_here.queued = False
+        return queued
 
     def enqueue(self, tx: Tx, kind: Kind, target: str, subject: str, body: bytes, *,
                 expires: dt.datetime | str | None = None) -> int:
@@ -100,6 +110,7 @@ class Outbox:
         # twice) does not verify.
         tx.execute("UPDATE outbox SET mac = ? WHERE id = ?",
                    (self._mac(item_id, kind.value, target, subject, body), item_id))
+        self._queued_here.queued = True
         return item_id
 
     def _mac(self, item_id: int, kind: str, target: str, subject: str, body: bytes) -> str:
@@ -200,7 +211,10 @@ class Outbox:
             cursor = tx.execute(f"UPDATE outbox SET failed = NULL, next_attempt = ?, claimed_until = NULL, "  # noqa: S608
                                 f"claimed_by = NULL WHERE {where}",
                                 (now, now, now, *(() if item_id is None else (item_id,))))
-            return int(cursor.rowcount)
+            due = int(cursor.rowcount)
+        if due:
+            self._queued_here.queued = True
+        return due
 
     def items(self, *, pending_only: bool = False, limit: int = 200) -> list[Item]:
         where = " WHERE sent IS NULL" if pending_only else ""

@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 import secrets
+import threading
 from collections.abc import Container, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ LEEWAY_SECONDS = 30
 MAX_TOKEN_CHARS = 4096  # real links are ~600 characters; anything longer is refused before parsing
 MAX_DOWNLOADS_LIMIT = 100
 MAX_COMPANY_CHARS = 200
+VERIFIED_TOKENS_KEPT = 4096  # ~600 characters each: a few MB at most
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}")  # fullmatch: no "\n"
 LINK_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # used with fullmatch
@@ -92,6 +94,21 @@ def fingerprint(token: str) -> str:
 def verify(token: str, *, keys: Mapping[str, Ed25519PublicKey], issuer: str, gated_documents: Container[str],
            max_lifetime: dt.timedelta, leeway: int = LEEWAY_SECONDS) -> Link:
     """The link a token stands for, or InvalidLink / ExpiredLink. Revocation and downloads are the gate's part."""
+    signed = _verified.get(token, keys, issuer, leeway)
+    link = signed if signed is not None else _verify_signed(token, keys=keys, issuer=issuer, leeway=leeway)
+    if link.expires_at - link.issued_at > max_lifetime + dt.timedelta(seconds=leeway):
+        raise InvalidLink("lifetime longer than the maximum", link)
+    if link.document_id not in gated_documents:
+        raise InvalidLink("document unknown or not gated", link)
+    if link.expires_at <= dt.datetime.now(dt.UTC) - dt.timedelta(seconds=leeway):
+        raise ExpiredLink(link)
+    return link
+
+
+def _verify_signed(token: str, *, keys: Mapping[str, Ed25519PublicKey], issuer: str, leeway: int) -> Link:
+    """What `verify` checks that depends only on the token and the key it names: form, header, signature, issuer,
+    audience, claims. Remembered on success (`_verified`); the expiry, lifetime and document are judged by `verify`
+    on every request, since they depend on the time and on the gate's content."""
     import jwt
 
     if len(token) > MAX_TOKEN_CHARS:
@@ -121,13 +138,54 @@ def verify(token: str, *, keys: Mapping[str, Ed25519PublicKey], issuer: str, gat
     link = _link_from(claims)
     if claims["iss"] != issuer or claims["aud"] != AUDIENCE:
         raise InvalidLink("wrong issuer or audience", link)
-    if link.expires_at - link.issued_at > max_lifetime + dt.timedelta(seconds=leeway):
-        raise InvalidLink("lifetime longer than the maximum", link)
-    if link.document_id not in gated_documents:
-        raise InvalidLink("document unknown or not gated", link)
-    if link.expires_at <= dt.datetime.now(dt.UTC) - dt.timedelta(seconds=leeway):
-        raise ExpiredLink(link)
+    _verified.put(token, kid, keys[kid], issuer, leeway, link)
     return link
+
+
+@dataclasses.dataclass(frozen=True)
+class _Verified:
+    kid: str
+    key: Ed25519PublicKey
+    issuer: str
+    leeway: int
+    link: Link
+
+
+class _VerifiedTokens:
+    """The tokens whose signature and claims were verified lately, so that a link opened again (the NDA page, the
+    acceptance, the download: three requests a visit) is not verified three times: an Ed25519 verification and
+    PyJWT's reading of the token were a third of the NDA page's CPU time (docs/performance.md).
+
+    A hit needs the very same token text, and the key its kid names now to be the very key object that verified
+    it: a reload of trust/keys/ makes new key objects, so a removed or replaced key invalidates what it verified.
+    Only successes are kept (a forged token costs its verification every time, and the throttle counts it). What
+    PyJWT checked against the clock (iat, nbf not in the future) stays true as time goes on; the expiry is judged
+    on every request. Bounded: the oldest entry goes when full."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: dict[str, _Verified] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str, keys: Mapping[str, Ed25519PublicKey], issuer: str, leeway: int) -> Link | None:
+        entry = self._entries.get(token)
+        if entry is None or keys.get(entry.kid) is not entry.key or entry.issuer != issuer or entry.leeway != leeway:
+            return None
+        return entry.link
+
+    def put(self, token: str, kid: str, key: Ed25519PublicKey, issuer: str, leeway: int, link: Link) -> None:
+        with self._lock:
+            self._entries.pop(token, None)
+            while len(self._entries) >= self._size:
+                del self._entries[next(iter(self._entries))]
+            self._entries[token] = _Verified(kid, key, issuer, leeway, link)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_verified = _VerifiedTokens(VERIFIED_TOKENS_KEPT)
 
 
 def _header(token: str) -> dict[str, Any]:
