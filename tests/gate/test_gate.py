@@ -368,6 +368,9 @@ def test_the_session_secret_and_audit_key_are_kept_private_in_the_state_folder(p
 # ---------------------------------------------------------------- `trustcenter gate`
 
 
+STARTUP_SECONDS = 60
+
+
 @contextlib.contextmanager
 def cli_gate(project: Path, *options: str) -> Iterator[tuple[Browser, list[str]]]:
     """`trustcenter gate` as a user starts it, in its own process; yields a client and, at the end, its output."""
@@ -377,12 +380,18 @@ def cli_gate(project: Path, *options: str) -> Iterator[tuple[Browser, list[str]]
     printed: list[str] = []
     try:
         browser = Browser("127.0.0.1", port)
-        for _ in range(100):
+        # Start-up is Python importing Flask, pikepdf and the content model, and opening the database: seconds
+        # on a loaded machine (CI runs the suite on every core). Bounded, and an exit is said at once.
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            assert process.poll() is None, f"trustcenter gate exited with {process.returncode}"
+            assert time.monotonic() < deadline, f"trustcenter gate not healthy within {STARTUP_SECONDS} s"
             try:
                 if browser.get("/healthz").status == 200:
                     break
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         yield browser, printed
     finally:
         process.terminate()

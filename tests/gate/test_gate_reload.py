@@ -307,14 +307,16 @@ def gate_process(project: Path, *options: str) -> Iterator[tuple[subprocess.Pope
     logged: list[str] = []
     try:
         browser = Browser("127.0.0.1", port)
-        eventually(lambda: _healthy(browser))
+        # Start-up takes seconds on a loaded machine (the suite runs on every core): a longer bound than a reload's.
+        eventually(lambda: _healthy(browser, process), seconds=60)
         yield process, browser, logged
     finally:
         process.terminate()
         logged.append(process.communicate(timeout=10)[1])
 
 
-def _healthy(browser: Browser) -> bool:
+def _healthy(browser: Browser, process: subprocess.Popen[str]) -> bool:
+    assert process.poll() is None, f"trustcenter gate exited with {process.returncode}"
     try:
         return browser.get("/healthz").status == 200
     except OSError:
