@@ -114,23 +114,45 @@ def check(strict: bool, without_gated_files: bool, base: str | None, project: Pr
 @click.option("--site-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to put the site (default: site_dir of mkdocs.yml, i.e. site/).")
 @click.option("--strict", is_flag=True, help="Treat content warnings as errors.")
+@click.option("--signing-key", "signing_key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sign trust.json and subprocessors.json with this private key (its public half in trust/keys/) "
+                   "(default: $TRUSTCENTER_DATA_SIGNING_KEY, a PEM file or the PEM text itself, as a CI secret "
+                   "holds it; with neither, the data is published unsigned).")
 @gated_files_option
 @base_option
 @project_option
-def build(site_dir: Path | None, strict: bool, without_gated_files: bool, base: str | None, project: Project) -> None:
-    """Check trust/, build the static site atomically, and verify no gated document leaked."""
+def build(site_dir: Path | None, strict: bool, signing_key: Path | None, without_gated_files: bool,
+          base: str | None, project: Project) -> None:
+    """Check trust/, build the static site atomically, sign its data, and verify no gated document or key leaked."""
+    import contextlib
+
     from generator.content.validate import base_revision
+    from generator.gate import keys
     from generator.site import build as site_build
+    from generator.site import signing
 
     compared = base_revision(project, base)
     if compared.note:
         click.echo(f"note: {compared.note}", err=True)
-    report = site_build.build(project, site_dir, strict=strict, gated_files=not without_gated_files,
-                              base=compared.source)
+    if signing_key is not None:
+        keys.check_private_key_location(project, signing_key.expanduser().absolute())
+    with signing.signing_key(signing_key) if signing_key is not None else contextlib.nullcontext():
+        signer = signing.configured_signer(project.trust_dir)  # a bad key stops here, before a long build
+        report = site_build.build(project, site_dir, strict=strict, gated_files=not without_gated_files,
+                                  base=compared.source)
     for diagnostic in report.diagnostics:
         click.echo(str(diagnostic), err=True)
     click.echo(f"built {report.pages} pages ({report.files} files) into {report.site_dir} in {report.seconds:.2f} s; "
                "no gated document in it")
+    signed = " and ".join(signing.SIGNED_FILES)
+    if signer is None:
+        click.echo(f"note: {signed} are unsigned: no data-signing key (set {signing.DATA_KEY_ENV} or pass "
+                   "--signing-key; `trustcenter keys new --data` makes one)", err=True)
+        return
+    click.echo(f"signed {signed} with key {signer.kid}; keys in {signing.JWKS_FILE}", err=True)
+    if signer.signs_links:
+        click.echo(f"note: key {signer.kid} also signs links to gated documents; wherever the build runs (CI) it "
+                   "could mint them. A data-only key cannot: `trustcenter keys new --data`", err=True)
 
 
 @main.command()
@@ -282,7 +304,7 @@ def _deliver(desk: Desk) -> None:
 
 @main.group()
 def keys() -> None:
-    """Ed25519 keys that sign document links (public halves in trust/keys/)."""
+    """Ed25519 keys that sign document links and the site's data (public halves in trust/keys/)."""
 
 
 @keys.command("new")
@@ -290,11 +312,25 @@ def keys() -> None:
 @click.option("--private-key", "private_key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the private key, outside the repository "
                    "(default: ~/.config/trustcenter/keys/<kid>.pem).")
+@click.option("--data", "for_data", is_flag=True,
+              help="A key that signs trust.json in CI (key id data-...): listed in /.well-known/jwks.json, never "
+                   "accepted by the gate for a link.")
 @project_option
-def keys_new(kid: str | None, private_key_path: Path | None, project: Project) -> None:
+def keys_new(kid: str | None, private_key_path: Path | None, for_data: bool, project: Project) -> None:
     """Make a key pair: the private key (mode 0600) outside the repo, the public key into trust/keys/<kid>.pem."""
     from generator.gate import keys as signing_keys
 
+    if for_data or (kid or "").startswith(signing_keys.DATA_KID_PREFIX):
+        from generator.site import signing
+
+        pair = signing.create_data_key_pair(project, kid=kid, private_key_path=private_key_path)
+        click.echo(f"private key: {pair.private_key_path} (mode 0600; keep it secret, never commit it)")
+        click.echo(f"public key:  {pair.public_key_path} (commit it; published in {signing.JWKS_FILE}; the gate "
+                   "never accepts a link signed with it)")
+        click.echo(f"to sign the site's data in CI: store the private key file's content as the secret "
+                   f"{signing.DATA_KEY_ENV} of the deploy job; here: export {signing.DATA_KEY_ENV}="
+                   f"{pair.private_key_path}")
+        return
     pair = signing_keys.create_key_pair(project, kid=kid, private_key_path=private_key_path)
     click.echo(f"private key: {pair.private_key_path} (mode 0600; keep it secret, never commit it)")
     click.echo(f"public key:  {pair.public_key_path} (commit it; the gate trusts links signed with this key)")
@@ -759,3 +795,34 @@ def init(directory: Path, company: str) -> None:
     quoted = shlex.quote(str(directory))
     click.echo(f"next: cd {quoted} && git init -b main && git add . && git commit -m 'Trust center'\n"
                "then edit trust/, run `trustcenter check` and `trustcenter serve`, and push to publish")
+
+
+# ---------------------------------------------------------------- checking a published trust center
+
+
+@main.command()
+@click.argument("target", metavar="SITE_DIR_OR_URL")
+@click.option("--keys", "pinned_keys", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              metavar="FILE",
+              help="Verify with these keys instead of the site's own JWKS: a jwks.json saved earlier, or a PEM "
+                   "public key; repeatable. The site's JWKS comes from the same host as the data, so it shows "
+                   "integrity, not who signed: a pinned key shows that.")
+@click.option("--max-age", default="3d", show_default=True, metavar="DAYS",
+              help="The oldest `generated` day accepted, as 3d or 2w (the sites are rebuilt daily).")
+@click.option("--timeout", type=click.FloatRange(1, 300), default=20.0, show_default=True, metavar="SECONDS",
+              help="For each request, with an address.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print an object with target, verified, keys and files (each: file, ok, problems, kid, "
+                   "generated, schema_version).")
+def verify(target: str, pinned_keys: tuple[Path, ...], max_age: str, timeout: float, as_json: bool) -> None:
+    """Check a published trust center's data (a built site's folder or its address): trust.json and subprocessors.json signed by a key of /.well-known/jwks.json (or a pinned one), valid against the schema, and fresh; one line per file, then the verdict (exit 0 verified, 1 not)."""
+    from generator import verify as checking
+
+    verdict = checking.verify(target, pinned_keys=pinned_keys, max_age_days=checking.parse_max_age(max_age),
+                              timeout=timeout)
+    if as_json:
+        _print_json(verdict.as_json())
+    else:
+        for line in verdict.lines():
+            click.echo(line)
+    sys.exit(0 if verdict.ok else 1)

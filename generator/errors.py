@@ -14,6 +14,7 @@ Like itsdangerous' `exc.py` and click's `exceptions.py`, the whole hierarchy is 
     │   ├── CannotCreateLink        `link create` must refuse
     │   ├── GateConfigError         the gate cannot start safely as configured
     │   ├── StoreError              the gate's database is missing, replaced or tampered with
+    │   ├── VerifyError             `verify` cannot check its target at all (a failed check is a verdict)
     │   └── InitError               `init` cannot write the new repository there
     └── generator.gate.refusals.Refusal   a request the gate refuses (HTTP status + page)
 
@@ -90,6 +91,11 @@ class GateConfigError(UserError):
 
 class StoreError(UserError):
     """The gate's database is missing, was replaced, or its audit chain does not verify."""
+
+
+class VerifyError(UserError):
+    """`trustcenter verify` cannot check the target at all: not a folder or an http(s) address, the host does not
+    answer, or a pinned key is unusable. (A file that fails a check is part of the verdict, not an error.)"""
 
 
 class AccessError(UserError):

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from generator.content import rules, schema, tsc
+from generator.site import oscal
 
 _INTRO = """\
 # Reference
@@ -104,8 +105,11 @@ def yaml_reference() -> str:
     out += ["## `trust/nda.md`", "",
             "The NDA text the gate shows, in Markdown. Its SHA-256 is the NDA version recorded with each "
             "acceptance: any edit is a new version.", "",
-            "## `trust/keys/`", "", "Public keys (PEM, `<kid>.pem`) the gate trusts for signed links. "
-            "Private keys never go here.", "",
+            "## `trust/keys/`", "", "Ed25519 public keys (PEM, `<kid>.pem`; the file name is the key id). What a "
+            "key is for follows from its id: a data key (`data-...`, `trustcenter keys new --data`) signs "
+            "`trust.json` and `subprocessors.json` at build time and is never accepted for a link; a demo key "
+            "(`demo-...`) is honoured by `trustcenter demo` only; any other key signs links the gate trusts. Link "
+            "and data keys are published in `/.well-known/jwks.json`. Private keys never go here.", "",
             "## Checks", "",
             "`trustcenter check` runs these rules after each file's own form is validated, and prints the id "
             "after each finding. Errors stop a build; warnings do too with `--strict`. A repository accepts a "
@@ -147,4 +151,5 @@ def cli_reference(group: click.Group) -> str:
 
 
 def render(group: click.Group) -> str:
-    return _INTRO + "\n" + cli_reference(group) + "\n# Content files\n\n" + yaml_reference()
+    return (_INTRO + "\n" + cli_reference(group) + "\n# Content files\n\n" + yaml_reference() + "\n"
+            + oscal.reference())

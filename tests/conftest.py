@@ -123,7 +123,9 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The gate's state folder (database, secrets, the demo key) for this test alone, never ~/.local/state."""
     folder = tmp_path / "gate-state"
     monkeypatch.setenv("TRUSTCENTER_STATE_DIR", str(folder))
-    for variable in ("TRUSTCENTER_AUDIT_KEY", "TRUSTCENTER_GATE_SECRET", "TRUSTCENTER_SIGNING_KEY"):
+    # Keys and secrets set in the developer's shell must not sign (or break) what the tests build and mint.
+    for variable in ("TRUSTCENTER_AUDIT_KEY", "TRUSTCENTER_GATE_SECRET", "TRUSTCENTER_SIGNING_KEY",
+                     "TRUSTCENTER_DATA_SIGNING_KEY"):
         monkeypatch.delenv(variable, raising=False)
     return folder
 

@@ -1,4 +1,5 @@
-"""`trustcenter demo`: build the demo site, make a demo signing key on first run, mint a link, serve both."""
+"""`trustcenter demo`: make a demo signing key on first run, build the demo site with its data signed by that key,
+mint a link, serve both (so `trustcenter verify http://127.0.0.1:8000` works out of the box)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from generator.content.project import Project
 from generator.errors import UserError
 from generator.gate import app as gate_app
 from generator.gate import keys, links, settings
-from generator.site import build
+from generator.site import build, signing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,9 +30,11 @@ def run(project: Project, options: DemoOptions, say: Callable[[str], None]) -> N
             raise UserError(f"port {options.port} on {options.host} is in use (a previous demo still running?); "
                             "stop it or pass --port")
     _write_missing_confidential_pdfs(project)
-    report = build.build(project)
-    say(f"built {report.pages} pages into {report.site_dir} in {report.seconds:.1f} s")
     private_key = keys.ensure_demo_key(project)
+    with signing.signing_key(private_key):  # the demo key signs trust.json too: the JWKS lists it in the demo only
+        report = build.build(project)
+    say(f"built {report.pages} pages into {report.site_dir} in {report.seconds:.1f} s; trust.json signed with the "
+        "demo key")
     base = f"http://{options.host}:{options.port}"
     document = next((d.id for d in report.trust_center.gated_documents), None)
     if document is None:
@@ -45,7 +48,8 @@ def run(project: Project, options: DemoOptions, say: Callable[[str], None]) -> N
         f"{link.url}\n\n"
         f"mint more: .venv/bin/trustcenter link create {document} --to you@example.com "
         f"--private-key {private_key} --gate-url {base}\n"
-        f"audit:     .venv/bin/trustcenter audit\n\n"
+        f"audit:     .venv/bin/trustcenter audit\n"
+        f"verify:    .venv/bin/trustcenter verify {base}  (trust.json's signature, schema, freshness)\n\n"
         f"{_request_loop(report.trust_center, base)}"
         "stop with Ctrl+C\n")
     from generator.gate.mail import MailSettings

@@ -22,6 +22,9 @@ KEYS_DIR = "keys"  # in the content folder, committed: the public keys the gate 
 SIGNING_KEY_ENV = "TRUSTCENTER_SIGNING_KEY"
 DEMO_KEY_FILE = "demo-signing-key.pem"  # in the gate's state folder, outside the project
 DEMO_KID_PREFIX = "demo-"  # trusted only by `trustcenter demo`
+# Signs trust.json in CI (`keys new --data`): listed in the JWKS, never trusted for links, so a leaked CI secret
+# cannot mint a link to a gated document.
+DATA_KID_PREFIX = "data-"
 MAX_KEY_FILE_BYTES = 16 * 1024
 
 
@@ -88,15 +91,22 @@ def check_private_key_location(project: Project, private_path: Path) -> None:
 
 
 def load_trusted_keys(project: Project, *, include_demo: bool = False) -> dict[str, Ed25519PublicKey]:
-    """The public keys in trust/keys/, by key id (the file name). The gate verifies links with these only.
+    """The public keys in trust/keys/, by key id (the file name). The gate verifies links with these only
+    (never a data-signing key, data-...).
 
     The demo key (kid demo-...) is skipped unless asked for: its private half sits in the checkout, so a
     production gate on the same checkout must not honour links it signed."""
+    return {kid: key for kid, key in load_listed_keys(project).items()
+            if not kid.startswith(DATA_KID_PREFIX) and (include_demo or not kid.startswith(DEMO_KID_PREFIX))}
+
+
+def load_listed_keys(project: Project) -> dict[str, Ed25519PublicKey]:
+    """Every public key in trust/keys/ by key id: links', data keys and demo keys; a malformed file is an error."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
     folder = keys_dir(project)
-    trusted: dict[str, Ed25519PublicKey] = {}
+    listed: dict[str, Ed25519PublicKey] = {}
     for file in sorted(folder.glob("*.pem")) if folder.is_dir() else []:
         kid = file.stem
         if not KID_RE.fullmatch(kid):
@@ -109,9 +119,8 @@ def load_trusted_keys(project: Project, *, include_demo: bool = False) -> dict[s
                                "`trustcenter keys new` wrote") from None
         if not isinstance(key, Ed25519PublicKey):
             raise KeyFileError(f"trust/keys/{file.name} is not an Ed25519 key; links are signed with Ed25519 only")
-        if include_demo or not kid.startswith(DEMO_KID_PREFIX):
-            trusted[kid] = key
-    return trusted
+        listed[kid] = key
+    return listed
 
 
 def demo_kids(project: Project) -> list[str]:

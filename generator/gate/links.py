@@ -123,8 +123,13 @@ def create(project: Project, request: LinkRequest, *, private_key_path: Path, ga
     expires_at = parse_expiry(request.expires, now=now, max_days=settings.link_max_days)
     base = _gate_base(gate_url or settings.gate_url)
     private_key = keys.load_private_key(private_key_path)
-    # Demo keys included: the gate, not `link create`, decides which keys it trusts.
-    kid = keys.kid_of(private_key, keys.load_trusted_keys(project, include_demo=True))
+    # Demo keys included: the gate, not `link create`, decides which keys it trusts. Data keys are listed too, so
+    # that one given here by mistake is named as what it is rather than as a key missing from trust/keys/.
+    kid = keys.kid_of(private_key, keys.load_listed_keys(project))
+    if kid.startswith(keys.DATA_KID_PREFIX):
+        raise CannotCreateLink(f"{private_key_path} is the data-signing key {kid}: it signs the site's trust data, "
+                               "and the gate never accepts a link signed with it. Sign links with a link key: make "
+                               f"one with `trustcenter keys new`, then pass --private-key or set {keys.SIGNING_KEY_ENV}")
     link = Link(link_id=new_link_id(), document_id=document_id, recipient=recipient, company=company,
                 issued_at=now, expires_at=expires_at, max_downloads=request.max_downloads,
                 nda_on_file=request.nda_on_file)

@@ -19,6 +19,7 @@ _CONTENT_TYPES = {
     ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".gif": "image/gif",
     ".ico": "image/x-icon", ".woff": "font/woff", ".woff2": "font/woff2", ".pdf": "application/pdf",
     ".gz": "application/gzip", ".webmanifest": "application/manifest+json",
+    ".jws": "application/jose",  # trust.json.jws, a compact JWS: its media type (RFC 7515, 9.2.1); mimetypes has none
 }
 _UNSAFE_PATH = re.compile(r"[\x00-\x1f\x7f\\]")
 

@@ -11,11 +11,13 @@ from generator.content import git, model
 from generator.content.load import parse_file
 from generator.content.project import Project
 from generator.content.source import ContentSource, WorkTree, at_revision
+from generator.gate import keys
 from generator.publish import history
+from generator.site.signing import DATA_KEY_ENV
 
 # "Needs review" comes first: what a change publishes or exposes (a gated document made public, the gate's
-# address, the keys the gate trusts, who gets gated documents without asking and who approves the rest,
-# checks switched off), which a reviewer must see before anything else.
+# address, the keys the gate trusts or the site's data is signed with, who gets gated documents without asking
+# and who approves the rest, checks switched off), which a reviewer must see before anything else.
 REVIEW = "Needs review"
 SECTIONS = (REVIEW, "Certifications", "SOC 3 reports", "Subprocessors", "Controls", "Documents", "Updates")
 
@@ -209,16 +211,12 @@ def _exposure(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
                                     "point there from now on."))
     for kid, digest in new.keys.items():
         if kid not in old.keys:
-            found.append(Change(REVIEW, "key added", kid, f"Link signing key {kid} added: the gate will honour "
-                                                          "links signed with it."))
+            found.append(Change(REVIEW, "key added", kid, _key_added(kid)))
         elif old.keys[kid] != digest:
-            found.append(Change(REVIEW, "key replaced", kid, f"Link signing key {kid} replaced by a different key: "
-                                                             "links signed with the old one stop working, links "
-                                                             "signed with the new one are honoured."))
+            found.append(Change(REVIEW, "key replaced", kid, _key_replaced(kid)))
     for kid in old.keys:
         if kid not in new.keys:
-            found.append(Change(REVIEW, "key removed", kid, f"Link signing key {kid} removed: links signed with it "
-                                                            "stop working."))
+            found.append(Change(REVIEW, "key removed", kid, _key_removed(kid)))
     if old.config is not None and new.config is not None and old.config != new.config:
         found.append(Change(REVIEW, "configuration", "mkdocs.yml",
                             "The site's configuration (mkdocs.yml) changed: its plugins, folders and options decide "
@@ -229,6 +227,37 @@ def _exposure(old: history.Snapshot, new: history.Snapshot) -> list[Change]:
             found.append(Change(REVIEW, "check suppressed", suppression.rule,
                                 f"Check {suppression.rule} suppressed{scope}: {suppression.reason}"))
     return found
+
+
+# What a key in trust/keys/ can do follows from its id (generator.gate.keys): a data key signs the site's data and
+# never a link, a demo key signs links only `trustcenter demo` honours, any other key signs links the gate honours.
+# The sentence says which, since "the gate will honour links signed with it" is false for the first two.
+
+def _key_added(kid: str) -> str:
+    if kid.startswith(keys.DATA_KID_PREFIX):
+        return (f"Data signing key {kid} added: whoever holds its private half (meant for the deploy job's secret "
+                f"{DATA_KEY_ENV}) can sign trust.json and subprocessors.json so that `trustcenter verify` accepts "
+                "them as this trust center's; the gate never accepts a link signed with it. Check who holds it.")
+    if kid.startswith(keys.DEMO_KID_PREFIX):
+        return (f"Demo key {kid} added: only `trustcenter demo` honours links signed with it, never a production "
+                "gate.")
+    return f"Link signing key {kid} added: the gate will honour links signed with it."
+
+
+def _key_replaced(kid: str) -> str:
+    if kid.startswith(keys.DATA_KID_PREFIX):
+        return (f"Data signing key {kid} replaced by a different key: trust data signed with the old one stops "
+                "verifying, data signed with the new one verifies.")
+    noun = "Demo key" if kid.startswith(keys.DEMO_KID_PREFIX) else "Link signing key"
+    return (f"{noun} {kid} replaced by a different key: links signed with the old one stop working, links signed "
+            "with the new one are honoured.")
+
+
+def _key_removed(kid: str) -> str:
+    if kid.startswith(keys.DATA_KID_PREFIX):
+        return f"Data signing key {kid} removed: trust data signed with it stops verifying."
+    noun = "Demo key" if kid.startswith(keys.DEMO_KID_PREFIX) else "Link signing key"
+    return f"{noun} {kid} removed: links signed with it stop working."
 
 
 ACCESS_FILE = "access.yaml"

@@ -1,13 +1,21 @@
 """Find in a built site what must never be published: any file of the gated folder or gated document (its
-bytes, a large piece of it, or its file name), the gate's secrets and database, and private keys."""
+bytes, a large piece of it, or its file name), the gate's secrets and database, and private keys: any PEM key or
+private JWK, and the signing keys this machine holds (the data-signing key the build signs with, the link key
+of $TRUSTCENTER_SIGNING_KEY, the demo key) in whatever form they were pasted: raw, hex, base64, PEM body."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generator.content import model
 from generator.content.project import Project
+from generator.errors import KeyFileError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 # A gated file is looked for whole and by a window from its middle (a re-encoded copy of part of it).
 _WINDOW = 512
@@ -16,6 +24,8 @@ _PRIVATE_KEY = b"PRIVATE KEY-----"
 _STATE_SECRETS = ("gate-session.key", "audit.key")
 _SECRET_ENVS = ("TRUSTCENTER_GATE_SECRET", "TRUSTCENTER_AUDIT_KEY")
 _MAX_SECRET_BYTES = 4096
+_JWK = b'"kty"'
+_PRIVATE_JWK_MEMBER = re.compile(rb'"d"\s*:\s*"[A-Za-z0-9_-]{40,}')  # a private key's JWK (RFC 7517, 8037)
 
 
 def _gated_files(tc: model.TrustCenter) -> dict[Path, str]:
@@ -47,6 +57,7 @@ def find(site_dir: Path, tc: model.TrustCenter, project: Project) -> list[str]:
         window = data[middle: middle + _WINDOW] if len(data) >= 2 * _WINDOW else data
         needles.append((what, path.name.encode(), window))
     secrets = _secrets(project)
+    key_forms = _private_key_forms(project)
     prints = _page_prints(_gated_files(tc)) if _has_pdfs(site_dir) else {}
     found: list[str] = []
     for folder, _, names in os.walk(site_dir):
@@ -63,6 +74,10 @@ def find(site_dir: Path, tc: model.TrustCenter, project: Project) -> list[str]:
                 found.append(f"{shown} is an SQLite database (the gate's audit log?)")
             if name.lower().endswith(".pem") or _PRIVATE_KEY in content:
                 found.append(f"{shown} is or holds a key file")
+            if _JWK in content and _PRIVATE_JWK_MEMBER.search(content):
+                found.append(f"{shown} holds a private key as a JWK (a \"d\" member)")
+            for what in dict.fromkeys(what for what, form in key_forms if form in content):
+                found.append(f"{shown} holds {what}")
             if any(secret in content for secret in secrets):
                 found.append(f"{shown} contains one of the gate's secrets")
             if prints and content.startswith(b"%PDF"):
@@ -71,6 +86,31 @@ def find(site_dir: Path, tc: model.TrustCenter, project: Project) -> list[str]:
                 for what in {prints[p] for p in page_fingerprints(file) if p in prints}:
                     found.append(f"{shown} has the pages of {what} (a re-saved or renamed copy)")
     return found
+
+
+def _private_key_forms(project: Project) -> list[tuple[str, bytes]]:
+    """(which key, one way of writing it) for each private key this machine signs with. A key that cannot be
+    read is left out: the build has refused it already, or the gate will."""
+    from generator.gate import keys
+    from generator.site import signing
+
+    held: list[tuple[str, Ed25519PrivateKey]] = []
+    with_key = os.environ.get(keys.SIGNING_KEY_ENV, "").strip()
+    files = [("the link-signing key", Path(with_key).expanduser())] if with_key else []
+    files.append(("the demo's signing key", project.state_dir / keys.DEMO_KEY_FILE))
+    for what, file in files:
+        try:
+            if file.is_file():
+                held.append((what, keys.load_private_key(file)))
+        except (KeyFileError, OSError):
+            continue
+    try:
+        configured = signing.configured_private_key()
+    except (KeyFileError, OSError):
+        configured = None
+    if configured is not None:
+        held.append(("the data-signing key", configured[0]))
+    return [(f"{what} (a private key)", form) for what, key in held for form in signing.private_key_forms(key)]
 
 
 def _has_pdfs(site_dir: Path) -> bool:

@@ -1,4 +1,5 @@
-"""Machine-readable files beside the pages: trust.json, subprocessors.json/.csv, Atom feed, security.txt, brand CSS."""
+"""Machine-readable files beside the pages: trust.json, subprocessors.json/.csv, Atom feed, security.txt, brand CSS,
+the controls in OSCAL (`oscal`), the JWKS and the signatures of the JSON files (`signing`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import io
 import xml.etree.ElementTree as etree
 
 from generator.content import markup, model
-from generator.site import pages, public
+from generator.site import oscal, pages, public, signing
 from generator.site.brand import brand_css
 from generator.site.structure import SiteData
 
@@ -28,14 +29,19 @@ def render_outputs(data: SiteData, *, feed_entries: int = 100) -> dict[str, str]
     """Every generated non-page file: path in the site -> text."""
     tc = data.tc
     document_url = {d.id: _url(tc, f"{pages.PUBLIC_DOCUMENTS_DIR}/{d.public_name}") for d in tc.public_documents}
-    return {
+    rendered = {
         TRUST_JSON: public.to_json(public.trust_data(data, document_url)),
         SUBPROCESSORS_JSON: public.to_json(public.subprocessor_list(data)),
         SUBPROCESSORS_CSV: subprocessors_csv(data),
         FEED: atom_feed(data, limit=feed_entries),
         SECURITY_TXT: security_txt(tc),
         BRAND_CSS: brand_css(tc.company.brand_colour),
+        oscal.PATH: oscal.render(data),
     }
+    # Last, over the final bytes: trust.json.jws and subprocessors.json.jws when a data-signing key is
+    # configured, and /.well-known/jwks.json always (links verify with it too).
+    rendered.update(signing.signed_outputs(rendered, tc.root))
+    return rendered
 
 
 def _url(tc: model.TrustCenter, path: str) -> str:

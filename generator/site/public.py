@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from generator.content import model
+from generator.site import oscal
 from generator.site.structure import SiteData
 
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "trust.schema.json"
@@ -117,6 +118,9 @@ class TrustData(_Public):
     certifications: list[PublicCertification]
     soc3: list[model.Soc3Report]
     controls: list[PublicControlCategory]
+    oscal_component_definition: str = Field(
+        description="Address of the controls as an OSCAL 1.1 component definition (JSON): each Trust Services "
+                    "Criterion they cite, with its implementation status.")
     subprocessors: SubprocessorList
     documents: list[PublicDocument]
     faq: list[model.FaqEntry]
@@ -149,6 +153,7 @@ def trust_data(data: SiteData, document_url: dict[str, str]) -> TrustData:
         soc3=tc.soc3,
         controls=[PublicControlCategory(id=c.id, name=c.name, description=c.description, controls=c.controls)
                   for c in tc.controls],
+        oscal_component_definition=company.trust_center_url.rstrip("/") + "/" + oscal.PATH,
         subprocessors=subprocessor_list(data),
         documents=[PublicDocument(id=d.id, title=d.title, description=d.description, access=d.access,
                                   updated=d.updated, url=document_url.get(d.id)) for d in tc.documents],

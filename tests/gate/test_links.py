@@ -157,6 +157,19 @@ def test_a_key_whose_public_half_is_not_listed_cannot_sign(project: Path, key_fi
     assert code == 1 and "not in trust/keys/" in output
 
 
+def test_a_data_signing_key_cannot_sign_a_link_and_is_named_as_what_it_is(project: Path, tmp_path: Path) -> None:
+    from generator.site import signing
+
+    data_key = signing.create_data_key_pair(Project.at(project), kid="data-ci",
+                                            private_key_path=tmp_path / "secrets" / "data-ci.pem").private_key_path
+    for given, env in ((data_key, None), (None, {keys.SIGNING_KEY_ENV: str(data_key)})):
+        code, output = create(project, given, GATED_ID, "--to", "a@b.test", env=env)
+        assert code == 1
+        assert "is the data-signing key data-ci" in output and "`trustcenter keys new`" in output
+        assert "not in trust/keys/" not in output  # its public half is: the old message sent users looking for it
+        assert "/access/" not in output
+
+
 def test_after_rotation_links_signed_with_a_still_listed_key_keep_working(project: Path, tmp_path: Path) -> None:
     old = add_signing_key(project, tmp_path, "2026-q3")
     old_token = old.token()

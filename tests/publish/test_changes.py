@@ -228,6 +228,31 @@ def test_history_walk_is_bounded_and_empty_outside_git(project: Path) -> None:
     assert [e.date for e in history.subprocessor_events(Project.at(project), TODAY, max_commits=2)] == [dt.date(2025, 4, 1)]
 
 
+def test_a_data_signing_key_is_named_for_what_it_signs_not_as_a_link_key(project: Path, tmp_path: Path) -> None:
+    from generator.gate import keys
+    from generator.site import signing
+
+    git_repo(project)
+    signing.create_data_key_pair(Project.at(project), kid="data-ci", private_key_path=tmp_path / "data-ci.pem")
+    keys.create_key_pair(Project.at(project), kid="demo-abc", private_key_path=tmp_path / "demo-abc.pem")
+    review = changes(project, "--since", "HEAD").split("Needs review\n", 1)[1].split("\n\n", 1)[0]
+    assert ("  - Data signing key data-ci added: whoever holds its private half (meant for the deploy job's secret "
+            "TRUSTCENTER_DATA_SIGNING_KEY) can sign trust.json and subprocessors.json so that `trustcenter verify` "
+            "accepts them as this trust center's; the gate never accepts a link signed with it. Check who holds "
+            "it.") in review
+    assert "  - Demo key demo-abc added: only `trustcenter demo` honours links signed with it" in review
+    assert "Link signing key" not in review and "the gate will honour" not in review
+
+    commit(project, "Add a data key")
+    (project / "trust/keys/data-ci.pem").unlink()
+    signing.create_data_key_pair(Project.at(project), kid="data-ci", private_key_path=tmp_path / "data-ci-2.pem")
+    assert ("  - Data signing key data-ci replaced by a different key: trust data signed with the old one stops "
+            "verifying, data signed with the new one verifies.") in changes(project, "--since", "HEAD")
+    (project / "trust/keys/data-ci.pem").unlink()
+    assert "  - Data signing key data-ci removed: trust data signed with it stops verifying." in changes(
+        project, "--since", "HEAD")
+
+
 def test_what_exposes_something_comes_first_under_needs_review(project: Path, tmp_path: Path) -> None:
     from loopback import add_signing_key
 

