@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,7 +20,7 @@ LIGHTHOUSE_CATEGORIES = ("performance", "accessibility", "best-practices", "seo"
 
 def require_tools() -> None:
     """The checkers are part of the suite: a missing one fails, never skips (`make test` installs them)."""
-    for tool in (VNU_JAR, AXE_JS, LIGHTHOUSE):
+    for tool in (VNU_JAR, AXE_JS, LIGHTHOUSE, LIGHTHOUSE_RUNNER):
         assert tool.exists(), f"{tool.relative_to(REPO)} is missing: run `make test` (it runs `npm ci`)"
     assert shutil.which("java"), "java is missing: the Nu HTML Checker needs a Java runtime (Debian: default-jre-headless)"
     assert shutil.which("node"), "node is missing: Lighthouse needs Node.js 18 or later"
@@ -56,20 +56,52 @@ def axe_violations(page: Any) -> list[str]:
     ]
 
 
-def lighthouse(url: str, *, desktop: bool, report: Path, chromium: str, chromium_args: list[str]) -> dict[str, Any]:
-    """One Lighthouse run against a loopback URL; the JSON report is kept at `report`."""
-    flags = " ".join(["--headless=new", *chromium_args])
-    command = [str(LIGHTHOUSE), url, "--quiet", "--output=json", f"--output-path={report}",
-               f"--only-categories={','.join(LIGHTHOUSE_CATEGORIES)}", f"--chrome-flags={flags}",
-               "--max-wait-for-load=60000"]
-    if desktop:
-        command.append("--preset=desktop")
-    result = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False,
-                            env={**os.environ, "CHROME_PATH": chromium})
-    assert result.returncode == 0 and report.exists(), f"lighthouse failed on {url}: {result.stderr[-3000:]}"
-    data: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
-    assert not data.get("runtimeError"), data.get("runtimeError")
-    return data
+LIGHTHOUSE_RUNNER = REPO / "tests/site/lighthouse_runs.mjs"
+
+
+@dataclasses.dataclass(frozen=True)
+class LighthouseRun:
+    """One Lighthouse run: its page, form factor, categories and where its JSON report goes."""
+
+    url: str
+    desktop: bool
+    report: Path
+    categories: tuple[str, ...] = LIGHTHOUSE_CATEGORIES
+
+
+def lighthouse_runs(runs: list[LighthouseRun], *, chromium: str, chromium_args: list[str]) -> list[dict[str, Any]]:
+    """The runs, in their order, by one Node process driving one Chromium (tests/site/lighthouse_runs.mjs); the
+    reports, in the same order. Lighthouse clears the origin's cache and storage before each run."""
+    jobs = runs[0].report.parent / "lighthouse-jobs.json"
+    jobs.write_text(json.dumps({
+        "chromium": chromium, "flags": ["--headless=new", *chromium_args],
+        "runs": [{"url": run.url, "desktop": run.desktop, "categories": list(run.categories),
+                  "report": str(run.report)} for run in runs],
+    }), encoding="utf-8")
+    result = subprocess.run(["node", str(LIGHTHOUSE_RUNNER), str(jobs)], capture_output=True, text=True,
+                            timeout=120 * len(runs) + 60, check=False)
+    assert result.returncode == 0, f"lighthouse failed: {result.stderr[-3000:]}"
+    reports = []
+    for run in runs:
+        data: dict[str, Any] = json.loads(run.report.read_text(encoding="utf-8"))
+        assert not data.get("runtimeError"), (run.url, data.get("runtimeError"))
+        reports.append(data)
+    return reports
+
+
+def median_run(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Of an odd number of runs of one page, the one whose performance score is the median."""
+    ranked = sorted(reports, key=lambda report: report["categories"]["performance"]["score"] or 0)
+    return ranked[len(ranked) // 2]
+
+
+def timings(report: dict[str, Any]) -> str:
+    """The metrics behind a performance score, for a failure message and the results table."""
+    audits = report["audits"]
+    shown = [f"{name} {audits[audit]['numericValue']:,.0f} ms" for name, audit in (
+        ("FCP", "first-contentful-paint"), ("LCP", "largest-contentful-paint"), ("TBT", "total-blocking-time"),
+        ("SI", "speed-index"))]
+    return ", ".join([*shown, f"CLS {audits['cumulative-layout-shift']['numericValue']:.3f}"])
 
 
 def scores(report: dict[str, Any]) -> dict[str, int]:

@@ -97,8 +97,9 @@ def feed_entries(data: SiteData) -> list[FeedEntry]:
         entries.append(FeedEntry(update.date, link, update.title, link, str(markup.render(update.body))))
     for change in data.subprocessors.history:
         sub = change.subprocessor
-        page = _url(tc, linker.page_url(pages.SUBPROCESSORS))
-        link = page + ("#history" if change.kind == "removed" else f"#{sub.slug}")
+        page = _url(tc, linker.page_url(pages.SUBPROCESSORS))  # also names the entry (below): keep it
+        # A former subprocessor is only in the change history; the others have their row on the page.
+        link = _url(tc, linker.page_url(pages.SUBPROCESSOR_HISTORY)) if change.kind == "removed" else f"{page}#{sub.slug}"
         name = _escape(sub.display_name)
         if change.kind == "changed":
             summary = f"<p>{name} changed on {change.date.isoformat()}: {_escape(change.details)}.</p>"

@@ -21,11 +21,18 @@ INDEX = "index.md"
 COMPLIANCE = "compliance.md"
 CONTROLS = "controls.md"
 SUBPROCESSORS = "subprocessors.md"
+SUBPROCESSOR_HISTORY = "subprocessors/history.md"
 DOCUMENTS = "documents.md"
 FAQ = "faq.md"
 UPDATES = "updates.md"
 CONTACT = "contact.md"
 PUBLIC_DOCUMENTS_DIR = "documents"
+# The subprocessors page shows this many of the newest changes; the history page shows every one (a long-lived list
+# gathers hundreds of changes, which doubled the page a phone had to read in).
+RECENT_CHANGES = 10
+# Long lists are cut into groups of this many rows (a <tbody> each), which the browser lays out only near the screen
+# (content-visibility in trust.css): Material's start-up then restyles and measures a few groups, not every row.
+ROWS_PER_GROUP = 20
 
 
 def soc3_page(report: model.Soc3Report) -> str:
@@ -115,7 +122,7 @@ def _environment() -> jinja2.Environment:
     env.filters.update(md=_markdown, md_inline=_markdown_inline, heading=markup.heading_text,
                        date=nice_date, period=period_text, locations=location_names,
                        qualifiers=qualifiers)
-    env.globals.update(criteria_titles=tsc.CRITERIA, categories=tsc.CATEGORIES)
+    env.globals.update(criteria_titles=tsc.CRITERIA, categories=tsc.CATEGORIES, rows_per_group=ROWS_PER_GROUP)
     return env
 
 
@@ -151,7 +158,8 @@ def render_pages(data: SiteData, linker: Linker | None = None) -> dict[str, str]
     pages: dict[str, str] = {}
 
     def page(src: str, template: str, title: str, description: str, **extra: Any) -> None:
-        # One page per tab: the left sidebar would list only the page itself, so it is hidden.
+        # One page per tab: the left sidebar would list only the page itself, so it is hidden. The subprocessor pages
+        # keep their width for the list's columns; their history is linked from the page and the footer.
         hide = {"hide": ["navigation"]} if src != COMPLIANCE and not src.startswith("soc3/") else {}
         # MkDocs themes render without autoescape: what reaches them from YAML is escaped here.
         meta: dict[str, Any] = {"title": html.escape(title), "description": html.escape(description), **hide,
@@ -174,7 +182,10 @@ def render_pages(data: SiteData, linker: Linker | None = None) -> dict[str, str]
     page(CONTROLS, "controls.md", "Security controls",
          f"The security controls {name} operates, their status and the Trust Services Criteria they map to.")
     page(SUBPROCESSORS, "subprocessors.md", "Subprocessors",
-         f"Third parties that process customer data for {name}: purpose, data, locations and change history.")
+         f"Third parties that process customer data for {name}: purpose, data, locations and change history.",
+         recent=RECENT_CHANGES)
+    page(SUBPROCESSOR_HISTORY, "subprocessor_history.md", "Subprocessor change history",
+         f"Every change to the subprocessors of {name}: additions, removals and edits, newest first.")
     page(DOCUMENTS, "documents.md", "Documents",
          f"Security and compliance documents of {name}: public downloads and reports available under NDA.",
          public_dir=PUBLIC_DOCUMENTS_DIR)
@@ -195,7 +206,7 @@ def nav(tc: model.TrustCenter) -> list[dict[str, Any]]:
         {"Compliance": [COMPLIANCE, *[{html.escape(r.title): soc3_page(r)} for r in tc.soc3]] if tc.soc3
          else COMPLIANCE},
         {"Controls": CONTROLS},
-        {"Subprocessors": SUBPROCESSORS},
+        {"Subprocessors": [SUBPROCESSORS, {"Change history": SUBPROCESSOR_HISTORY}]},
         {"Documents": DOCUMENTS},
     ]
     if tc.faq:
@@ -208,6 +219,7 @@ def nav(tc: model.TrustCenter) -> list[dict[str, Any]]:
 
 def _nav_links() -> dict[str, str]:
     return {"compliance": COMPLIANCE, "controls": CONTROLS, "subprocessors": SUBPROCESSORS,
+            "subprocessor_history": SUBPROCESSOR_HISTORY,
             "documents": DOCUMENTS, "faq": FAQ, "updates": UPDATES, "contact": CONTACT, "index": INDEX}
 
 

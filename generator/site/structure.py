@@ -12,7 +12,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
 
-from generator.content import model
+from generator.content import model, tsc
 from generator.publish.history import SubprocessorEvent
 
 
@@ -64,6 +64,7 @@ class SiteData:
     subprocessors: Subprocessors
     controls: list[model.Control]  # every control, in category order
     control_counts: Counter[model.ControlStatus]
+    criteria: list[str]  # the criteria the controls cite, each once, in the AICPA's order (unknown ones last)
     updates: list[model.Update]  # newest first
     latest_soc2_report: model.Certification | None  # the newest current SOC 2 report
 
@@ -95,9 +96,16 @@ def build(tc: model.TrustCenter, events: Sequence[SubprocessorEvent] = ()) -> Si
         subprocessors=_subprocessors(tc.subprocessors, today, events, tc.settings.history_since),
         controls=controls,
         control_counts=Counter(control.status for control in controls),
+        criteria=_cited_criteria(controls),
         updates=sorted(tc.updates, key=lambda u: u.date, reverse=True),
         latest_soc2_report=max(reports, key=lambda c: c.report_date or dt.date.min) if reports else None,
     )
+
+
+def _cited_criteria(controls: list[model.Control]) -> list[str]:
+    order = {criterion: index for index, criterion in enumerate(tsc.CRITERIA)}
+    cited = {criterion for control in controls for criterion in control.criteria}
+    return sorted(cited, key=lambda criterion: (order.get(criterion, len(order)), criterion))
 
 
 def _subprocessors(listed: model.SubprocessorsFile, today: dt.date, events: Sequence[SubprocessorEvent],

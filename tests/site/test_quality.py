@@ -1,6 +1,8 @@
 """Every page flawless on two content sets (the demo, and 500 subprocessors with 300 controls): valid HTML,
-no axe-core violation in light and dark, Lighthouse accessibility, best practices and SEO 100, links and
-anchors that resolve, no request to another host, and machine-readable files that their readers accept. And
+no axe-core violation in light and dark (as the page arrives, and once Material's bundle has started), nothing
+sideways on a 390 px phone, Lighthouse performance at least 95 on a phone and 100 on a desktop (the median of three
+runs) with accessibility, best practices and SEO 100 and no page heavier than bare Material's, links and anchors
+that resolve, no request to another host, and machine-readable files that their readers accept. And
 every page of the gate (links, requests, grants, subscriptions, staff), as real gates answer them: valid HTML, no
 axe-core violation in light and dark, on a desktop and a 390 px phone, nothing sideways, nothing the CSP blocks."""
 
@@ -28,9 +30,11 @@ from test_site import check_internal_links
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CONTENT_SETS = ["demo", "large"]
-LIGHTHOUSE_PAGES = {"overview": "", "subprocessors": "subprocessors/", "controls": "controls/"}
 SCHEMES = ["light", "dark"]
+PHONE = {"width": 390, "height": 844}
 RESULTS = REPO / "bench/results/lighthouse.md"
+# A page Lighthouse leaves out: the "not found" page nobody opens on purpose (its template is every page's).
+NOT_MEASURED = {"404.html"}
 
 
 def _scale() -> Any:
@@ -59,22 +63,44 @@ class Built:
             paths.append(relative.removesuffix("index.html"))
         return paths
 
+    def html(self, path: str) -> bytes:
+        return (self.site / (path + "index.html" if path.endswith("/") or not path else path)).read_bytes()
+
+
+class Builds:
+    """The content sets, each built once per session by the real CLI, when first asked for."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self.factory = factory
+        self.projects: dict[str, Path] = {}
+
+    def project(self, name: str) -> Path:
+        if name not in self.projects:
+            root = self.factory.mktemp(f"quality-{name}") / "project"
+            if name == "demo":
+                copy_demo(root)
+            else:
+                _scale().sized_project(root, subprocessors=500, controls=300)
+            result = run_cli("build", cwd=root, timeout=300)
+            assert result.returncode == 0, result.stderr
+            self.projects[name] = root
+        return self.projects[name]
+
 
 @pytest.fixture(scope="session")
 def tools() -> None:
     quality.require_tools()
 
 
+@pytest.fixture(scope="session")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> Builds:
+    return Builds(tmp_path_factory)
+
+
 @pytest.fixture(scope="session", params=CONTENT_SETS)
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    """The content set, built once per session by the real CLI and served on loopback."""
-    root = tmp_path_factory.mktemp(f"quality-{request.param}") / "project"
-    if request.param == "demo":
-        copy_demo(root)
-    else:
-        _scale().sized_project(root, subprocessors=500, controls=300)
-    result = run_cli("build", cwd=root, timeout=300)
-    assert result.returncode == 0, result.stderr
+def built(request: pytest.FixtureRequest, builds: Builds) -> Iterator[Built]:
+    """The content set, built by the real CLI and served on loopback."""
+    root = builds.project(request.param)
     server, url = quality.serve_compressed(root / "site")
     yield Built(request.param, root, url)
     server.shutdown()
@@ -86,17 +112,26 @@ def browser() -> Iterator[Any]:
         yield instance
 
 
+def start_material(page: Any) -> None:
+    """What a visitor's first move does: Material's bundle starts (trust-load.js), and what it loads arrives."""
+    page.mouse.move(5, 5)
+    page.wait_for_selector("html:not(.tc-lazy)", state="attached", timeout=15_000)
+    page.wait_for_load_state("networkidle")
+
+
 @dataclasses.dataclass
 class Visit:
     path: str
     scheme: str
+    state: str  # "loaded": as the page arrives; "started": once Material's bundle runs (after a first interaction)
     violations: list[str]
     foreign: list[str]
 
 
 @pytest.fixture(scope="module")
 def visits(built: Built, browser: Any, tools: None) -> list[Visit]:
-    """Every page of the content set opened in Chromium, light and dark: axe-core's findings and the requests."""
+    """Every page of the content set opened in Chromium, light and dark, as it arrives and once Material's bundle
+    has started: axe-core's findings and the requests."""
     host = urlparse(built.url).netloc
     found = []
     foreign: list[str] = []
@@ -108,7 +143,9 @@ def visits(built: Built, browser: Any, tools: None) -> list[Visit]:
         for path in built.page_paths():
             foreign.clear()
             page.goto(built.url + path, wait_until="networkidle")
-            found.append(Visit(path, scheme, quality.axe_violations(page), list(foreign)))
+            found.append(Visit(path, scheme, "loaded", quality.axe_violations(page), list(foreign)))
+            start_material(page)
+            found.append(Visit(path, scheme, "started", quality.axe_violations(page), list(foreign)))
         context.close()
     return found
 
@@ -364,8 +401,86 @@ def test_no_gate_page_has_inline_script_or_style(gate_pages: GatePages) -> None:
 
 
 def test_no_page_has_an_axe_violation_in_light_or_dark(visits: list[Visit]) -> None:
-    failures = [f"{visit.path or '/'} ({visit.scheme}): {violation}" for visit in visits for violation in visit.violations]
+    failures = [f"{visit.path or '/'} ({visit.scheme}, {visit.state}): {violation}"
+                for visit in visits for violation in visit.violations]
     assert failures == [], "\n".join(failures)
+    assert {visit.state for visit in visits} == {"loaded", "started"}
+
+
+# What scrolls sideways on a page: the page itself, a table wider than its container, or a row's field (a control's
+# status or criteria, a subprocessor's locations) that is not drawn or not wholly on screen. Row groups off screen are
+# drawn first (content-visibility lets the browser skip them), so that every row is measured.
+SIDEWAYS = """() => {
+  for (const rows of document.querySelectorAll('tbody, tr')) rows.style.contentVisibility = 'visible';
+  const found = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > innerWidth) found.push(`the page is ${root.scrollWidth} px wide`);
+  for (const table of document.querySelectorAll('table')) {
+    const container = table.parentElement.clientWidth;
+    const width = Math.max(table.getBoundingClientRect().width, table.scrollWidth);
+    const name = table.getAttribute('aria-label') || table.getAttribute('aria-labelledby') || table.className;
+    if (width > container + 0.5) found.push(`the table "${name}" is ${Math.round(width)} px wide in ${container} px`);
+    const cells = [...table.querySelectorAll('tbody th, tbody td')].filter(cell => {
+      const box = cell.getBoundingClientRect();
+      return box.width === 0 || box.height === 0 || box.left < -0.5 || box.right > innerWidth + 0.5;
+    });
+    if (cells.length) found.push(`the table "${name}" has ${cells.length} fields not wholly on screen, the first: `
+                                 + cells[0].textContent.trim().slice(0, 60));
+  }
+  return found;
+}"""
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_no_page_scrolls_sideways_on_a_phone(built: Built, browser: Any, scheme: str) -> None:
+    """At 390 px every row of every table shows all its fields (rows become cards): nothing to scroll sideways to,
+    as the page arrives and once Material's bundle has started."""
+    context = browser.new_context(color_scheme=scheme, viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    failures = []
+    tables = 0
+    for path in built.page_paths():
+        page.goto(built.url + path, wait_until="networkidle")
+        assert page.evaluate("innerWidth") == PHONE["width"]
+        failures += [f"{path or '/'}: {problem}" for problem in page.evaluate(SIDEWAYS)]
+        start_material(page)
+        failures += [f"{path or '/'} (started): {problem}" for problem in page.evaluate(SIDEWAYS)]
+        tables += page.evaluate("document.querySelectorAll('table').length")
+    context.close()
+    assert failures == [], "\n".join(failures)
+    assert tables >= 5  # controls by area, subprocessors, recent changes, the change history, a SOC 3's organizations
+
+
+# Rows and row groups off screen are not drawn (content-visibility) and count with a place-holder height: a row that
+# starts above the end of the row before it means boxes that overlap for whatever measures them before they are
+# drawn (axe-core's and Lighthouse's target-size check did: two links on top of each other).
+OVERLAPPING_ROWS = """() => {
+  const found = [];
+  for (const table of document.querySelectorAll('table.tc-rows')) {
+    let previous = null;
+    for (const row of table.querySelectorAll('tbody tr')) {
+      const box = row.getBoundingClientRect();
+      if (previous && box.top < previous.bottom - 0.5) found.push(`${row.id || row.textContent.trim().slice(0, 40)}`);
+      previous = box;
+    }
+  }
+  return found;
+}"""
+
+
+@pytest.mark.parametrize("viewport", [PHONE, {"width": 1280, "height": 900}], ids=["phone", "desktop"])
+def test_rows_not_yet_drawn_never_overlap(built: Built, browser: Any, viewport: dict[str, int]) -> None:
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    failures = []
+    rows = 0
+    for path in built.page_paths():
+        page.goto(built.url + path, wait_until="networkidle")
+        failures += [f"{path or '/'}: {row} overlaps the row before it" for row in page.evaluate(OVERLAPPING_ROWS)]
+        rows += page.evaluate("document.querySelectorAll('table.tc-rows tbody tr').length")
+    context.close()
+    assert failures == [], "\n".join(failures[:20])
+    assert rows >= (1000 if built.name == "large" else 100)
 
 
 def _replaying(context: Any) -> dict[str, GatePage]:
@@ -413,73 +528,124 @@ def test_no_gate_page_has_an_axe_violation_or_scrolls_sideways(gate_pages: GateP
 # ---------------------------------------------------------------- Lighthouse
 
 
+RUNS = 3  # per page and form factor: single runs vary by 10-20 points on the 2-core reference machine
+GOALS = {"mobile": 95, "desktop": 100}
+Row = dict[str, Any]
+
+
 @pytest.fixture(scope="session")
-def lighthouse_table() -> Iterator[dict[tuple[str, str, str], dict[str, Any]]]:
+def lighthouse_table() -> Iterator[dict[tuple[str, str, str], Row]]:
     """Scores gathered by the Lighthouse tests, written to bench/results/lighthouse.md at the end of the session."""
-    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    rows: dict[tuple[str, str, str], Row] = {}
     yield rows
     if rows:
         write_lighthouse_results(rows)
 
 
+def page_name(path: str) -> str:
+    return path.strip("/") or "overview"
+
+
+def lighthouse_paths(built: Built, builds: Builds) -> list[str]:
+    """The pages Lighthouse measures: every page of the demo but NOT_MEASURED; of the large set, those that are not
+    the demo's page byte for byte (the others would only measure the machine's noise a second time)."""
+    paths = [path for path in built.page_paths() if path not in NOT_MEASURED]
+    if built.name == "demo":
+        return paths
+    demo = Built("demo", builds.project("demo"), "")
+    return [path for path in paths if not (demo.site / path).exists() or built.html(path) != demo.html(path)]
+
+
+def measure(urls: dict[str, str], form_factor: str, folder: Path) -> dict[str, list[dict[str, Any]]]:
+    """RUNS Lighthouse runs of each page (name -> URL), round robin so that a burst of load on the machine falls on
+    different pages' runs; the first run of a page has every category, the others performance only."""
+    runs = [quality.LighthouseRun(url, form_factor == "desktop", folder / f"{name.replace('/', '-')}-{number}.json",
+                                  quality.LIGHTHOUSE_CATEGORIES if number == 0 else ("performance",))
+            for number in range(RUNS) for name, url in urls.items()]
+    reports = quality.lighthouse_runs(runs, chromium=CHROMIUM, chromium_args=CHROMIUM_ARGS)
+    return {name: [report for run, report in zip(runs, reports, strict=True) if run.url == url]
+            for name, url in urls.items()}
+
+
+def row(reports: list[dict[str, Any]]) -> Row:
+    """A line of the results: the median performance and its runs, the other categories of the first run, the
+    bytes and metrics of the median run."""
+    median = quality.median_run(reports)
+    return {**quality.scores(reports[0]), "performance": quality.scores(median)["performance"],
+            "runs": [quality.scores(report)["performance"] for report in reports],
+            "bytes": quality.total_bytes(median), "timings": quality.timings(median)}
+
+
 @pytest.fixture(scope="session")
-def bare_material(tmp_path_factory: pytest.TempPathFactory, tools: None) -> dict[str, Any]:
-    """The home page of a one-page plain Material site with the same theme settings, through Lighthouse (mobile)."""
+def bare_material(tmp_path_factory: pytest.TempPathFactory, tools: None) -> dict[str, Row]:
+    """The home page of a one-page plain Material site with the same theme settings, measured as our pages are
+    (form factor -> row): the weight no page of ours may exceed, and the scores beside ours in the same run."""
     import subprocess
     import sys
 
-    project = quality.bare_material_project(tmp_path_factory.mktemp("bare-material"), REPO / "mkdocs.yml")
+    folder = tmp_path_factory.mktemp("bare-material")
+    project = quality.bare_material_project(folder, REPO / "mkdocs.yml")
     result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet"], cwd=project, capture_output=True,
                             text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     server, url = quality.serve_compressed(project / "site")
     try:
-        return quality.lighthouse(url, desktop=False, report=project / "lighthouse.json", chromium=CHROMIUM,
-                                  chromium_args=CHROMIUM_ARGS)
+        return {form_factor: row(measure({"overview": url}, form_factor, folder)["overview"])
+                for form_factor in GOALS}
     finally:
         server.shutdown()
 
 
-@pytest.mark.parametrize("form_factor", ["desktop", "mobile"])
-def test_lighthouse_accessibility_best_practices_and_seo_are_100(
-        built: Built, tools: None, form_factor: str, lighthouse_table: dict[tuple[str, str, str], dict[str, Any]],
-        tmp_path: Path) -> None:
+@pytest.mark.parametrize("form_factor", ["mobile", "desktop"])
+def test_lighthouse_performance_and_every_other_category(
+        built: Built, builds: Builds, tools: None, form_factor: str, bare_material: dict[str, Row],
+        lighthouse_table: dict[tuple[str, str, str], Row], tmp_path: Path) -> None:
+    """Performance at least 95 on a phone and 100 on a desktop, the median of RUNS runs; accessibility, best
+    practices and SEO 100; no page heavier than bare Material's."""
+    urls = {page_name(path): built.url + path for path in lighthouse_paths(built, builds)}
+    assert "overview" in urls and "controls" in urls and "subprocessors" in urls
+    weight = bare_material[form_factor]["bytes"]
     failures = []
-    for page_name, path in LIGHTHOUSE_PAGES.items():
-        report = quality.lighthouse(built.url + path, desktop=form_factor == "desktop",
-                                    report=tmp_path / f"{page_name}.json", chromium=CHROMIUM,
-                                    chromium_args=CHROMIUM_ARGS)
-        lighthouse_table[(built.name, page_name, form_factor)] = {**quality.scores(report),
-                                                                  "bytes": quality.total_bytes(report)}
+    for name, reports in measure(urls, form_factor, tmp_path).items():
+        line = lighthouse_table[(built.name, name, form_factor)] = row(reports)
         for category in ("accessibility", "best-practices", "seo"):
-            failures += [f"{page_name} {category}: {audit}" for audit in quality.failed_audits(report, category)]
+            failures += [f"{name} {category}: {audit}" for audit in quality.failed_audits(reports[0], category)]
+        if line["performance"] < GOALS[form_factor]:
+            failures.append(f"{name} performance {line['performance']} (runs {line['runs']}; median run: "
+                            f"{line['timings']}), below {GOALS[form_factor]}")
+        if line["bytes"] > weight:
+            failures.append(f"{name} weighs {line['bytes']:,} bytes, bare Material {weight:,}")
     assert failures == [], "\n".join(failures)
 
 
-def test_home_page_weight_is_recorded_against_bare_material(
-        bare_material: dict[str, Any], lighthouse_table: dict[tuple[str, str, str], dict[str, Any]]) -> None:
-    lighthouse_table[("bare Material", "overview", "mobile")] = {**quality.scores(bare_material),
-                                                                 "bytes": quality.total_bytes(bare_material)}
-    assert quality.total_bytes(bare_material) > 0
+def test_bare_material_is_measured_beside_ours(
+        bare_material: dict[str, Row], lighthouse_table: dict[tuple[str, str, str], Row]) -> None:
+    for form_factor, line in bare_material.items():
+        lighthouse_table[("bare Material", "overview", form_factor)] = line
+        assert line["bytes"] > 0 and len(line["runs"]) == RUNS
 
 
-def write_lighthouse_results(rows: dict[tuple[str, str, str], dict[str, Any]]) -> None:
+def write_lighthouse_results(rows: dict[tuple[str, str, str], Row]) -> None:
     lines = [
         "# Lighthouse",
         "",
-        f"Written by `tests/test_quality.py` on {dt.date.today().isoformat()} (Lighthouse "
+        f"Written by `tests/site/test_quality.py` on {dt.date.today().isoformat()} (Lighthouse "
         f"{json.loads((quality.NODE_MODULES / 'lighthouse/package.json').read_text())['version']}, "
-        "Debian Chromium, headless, served from a loopback HTTP server). Accessibility, best practices and SEO "
-        "are asserted to be 100; performance is recorded only. The server gzips text as static hosts do. \"bare Material\" is a one-page site on plain "
-        "Material for MkDocs with the same theme settings, for page weight (bytes transferred for the page "
-        "and everything it loads).",
+        "Debian Chromium, headless, served from a loopback HTTP server that gzips text as static hosts do). "
+        f"Performance is the median of {RUNS} runs (the runs are listed), asserted to be at least "
+        f"{GOALS['mobile']} on mobile and {GOALS['desktop']} on desktop; accessibility, best practices and SEO "
+        "(first run) are asserted to be 100. \"bare Material\" is a one-page site on plain Material for MkDocs "
+        "with the same theme settings; no page may weigh more (bytes transferred for the page and everything it "
+        "loads). Pages of the large set that are the demo's byte for byte are measured once, in the demo.",
         "",
-        "| content set | page | form factor | performance | accessibility | best practices | SEO | bytes |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| content set | page | form factor | performance | runs | accessibility | best practices | SEO | bytes "
+        "| median run |",
+        "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
     ]
-    for (content_set, page, form_factor), row in sorted(rows.items(), key=lambda item: item[0]):
-        lines.append(f"| {content_set} | {page} | {form_factor} | {row['performance']} | {row['accessibility']} | "
-                     f"{row['best-practices']} | {row['seo']} | {row['bytes']:,} |")
+    for (content_set, page, form_factor), line in sorted(rows.items(), key=lambda item: item[0]):
+        lines.append(f"| {content_set} | {page} | {form_factor} | {line['performance']} | "
+                     f"{', '.join(map(str, line['runs']))} | {line['accessibility']} | {line['best-practices']} | "
+                     f"{line['seo']} | {line['bytes']:,} | {line['timings']} |")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -489,6 +655,28 @@ def write_lighthouse_results(rows: dict[tuple[str, str, str], dict[str, Any]]) -
 
 def test_every_internal_link_and_anchor_resolves(built: Built) -> None:
     assert check_internal_links(built.site) > 500
+
+
+def test_search_finds_every_control_and_subprocessor(built: Built) -> None:
+    """Long lists are grouped into row groups the browser may skip drawing: Material's search index still holds every
+    control (its id and name) and every current subprocessor, with a link to the page each is on."""
+    from generator.content.project import Project
+    from generator.content.validate import load_valid
+
+    tc = load_valid(Project.at(built.project))
+    docs = json.loads((built.site / "search/search_index.json").read_text(encoding="utf-8"))["docs"]
+    by_page: dict[str, str] = {}
+    for doc in docs:
+        page = doc["location"].split("#")[0]
+        by_page[page] = by_page.get(page, "") + " " + doc["title"] + " " + doc["text"]
+    controls = [control for category in tc.controls for control in category.controls]
+    subprocessors = [sub for sub in tc.subprocessors.subprocessors if sub.is_current(tc.today)]
+    missing = [control.id for control in controls
+               if control.id not in by_page["controls/"] or control.name not in by_page["controls/"]]
+    missing += [sub.name for sub in subprocessors if sub.name.replace("&", "&amp;") not in by_page["subprocessors/"]]
+    assert missing == [], missing
+    assert len(controls) >= (300 if built.name == "large" else 60)
+    assert len(subprocessors) >= (400 if built.name == "large" else 20)
 
 
 def test_no_page_requests_another_host(visits: list[Visit]) -> None:

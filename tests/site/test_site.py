@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from support import copy_demo, edit, run_cli
 
+from generator.content import tsc
 from generator.content.project import Project
 from generator.content.validate import load_valid
 from generator.gate.app import GATE_PATHS
@@ -64,7 +65,7 @@ def refs(html: str) -> list[tuple[str, str, str, bool]]:
 def test_every_page_is_generated_and_nothing_is_written_to_site_src(built: Path) -> None:
     site = built / "site"
     for page in ("index.html", "compliance/index.html", "controls/index.html", "subprocessors/index.html",
-                 "documents/index.html", "faq/index.html", "updates/index.html", "contact/index.html",
+                 "subprocessors/history/index.html", "documents/index.html", "faq/index.html", "updates/index.html", "contact/index.html",
                  "soc3/soc3-2026/index.html", "about-this-site/index.html"):
         assert (site / page).is_file(), page
     assert sorted(p.name for p in (built / "site_src").iterdir()) == ["about-this-site.md"]
@@ -103,6 +104,77 @@ def test_search_index_finds_subprocessors_and_controls(built: Path) -> None:
     for category in tc.controls:
         for control in category.controls:
             assert control.id in text, control.id
+
+
+def test_long_lists_are_rows_material_leaves_alone_with_the_history_on_its_own_page(built: Path) -> None:
+    """Controls and subprocessors are tables of class tc-rows (Material wraps and styles only tables without a
+    class), with no title attribute for Material to turn into a tooltip each; the criteria are named once, below
+    the controls; the subprocessors page shows the newest changes and the history page every one."""
+    from generator.site import pages, structure
+
+    site = built / "site"
+    tc = load_valid(Project.at(built))
+    data = structure.build(tc)
+    controls = read(site, "controls/index.html")
+    content = controls[controls.index('<article'):controls.index('</article>')]
+    assert content.count('<table class="tc-rows tc-rows--controls"') == len(tc.controls)
+    assert "<table>" not in content and " title=" not in content.replace('title="Link to this section"', "")
+    cited = sorted({criterion for control in data.controls for criterion in control.criteria})
+    assert sorted(data.criteria) == cited
+    assert data.criteria.index("CC6.1") < data.criteria.index("CC7.1") < data.criteria.index("A1.2")
+    for criterion in cited:
+        assert f"<dt>{criterion}</dt><dd>{tsc.CRITERIA[criterion]}</dd>" in controls, criterion
+    for control in data.controls:
+        assert f'id="control-{control.id.lower()}"' in controls
+
+    subprocessors = read(site, "subprocessors/index.html")
+    history = read(site, "subprocessors/history/index.html")
+    changes = data.subprocessors.history
+    assert len(changes) > pages.RECENT_CHANGES
+    recent = subprocessors[subprocessors.index('id="history"'):]
+    assert recent.count("<tr><td><time") == pages.RECENT_CHANGES
+    assert history.count("<tr><td><time") == len(changes)
+    assert 'href="history/"' in subprocessors and 'href="../"' in history
+    feed = etree.fromstring(read(site, "feed.xml"))
+    removed = [e for e in feed.iter(f"{ATOM}entry") if (e.findtext(f"{ATOM}title") or "").startswith("Subprocessor removed")]
+    assert removed and all(e.find(f"{ATOM}link").get("href").endswith("/subprocessors/history/") for e in removed)
+    assert all(e.findtext(f"{ATOM}id").split("#")[0].endswith("/subprocessors/") for e in removed)  # ids unchanged
+
+
+def test_material_starts_from_a_loader_unless_the_site_has_scripts_of_its_own(built: Path, project: Path) -> None:
+    """Every page names Material's bundle to trust-load.js, which starts it at the first interaction; a site with
+    extra_javascript gets Material's own <script> (its scripts may expect the bundle to run with the page)."""
+    for page in ("index.html", "controls/index.html", "subprocessors/history/index.html"):
+        loader = re.findall(r'<script src="([^"]*)trust-load\.js" data-bundle="([^"]+)"></script>', read(built / "site", page))
+        assert len(loader) == 1, page
+        bundle = (built / "site" / page).parent / loader[0][1]
+        assert bundle.is_file() and bundle.name.startswith("bundle."), bundle
+        assert 'trust-base.js" data-lazy>' in read(built / "site", page)  # the sidebars wait for the bundle
+    (project / "site_src/owner.js").write_text("console.log('the owner');\n", encoding="utf-8")
+    edit(project / "mkdocs.yml", "theme:", "extra_javascript:\n  - owner.js\n\ntheme:")
+    edit(project / "mkdocs.yml", "  - trustcenter\n", "  - trustcenter:\n      allow_raw_html: true\n")  # a script is raw
+    result = run_cli("build", cwd=project)
+    assert result.returncode == 0, result.stderr
+    html = read(project / "site", "controls/index.html")
+    assert "trust-load.js" not in html and "data-lazy" not in html
+    assert re.search(r'<script src="\.\./assets/javascripts/bundle\.[0-9a-f]+\.min\.js"></script>\s*'
+                     r'<script src="\.\./owner\.js"></script>', html)
+
+
+def test_long_lists_come_in_groups_of_rows(built: Path) -> None:
+    """A long list's rows come in groups of ROWS_PER_GROUP (a <tbody> each), which the browser lays out only near
+    the screen, so that Material's start-up measures a few groups rather than every row (trust.css)."""
+    from generator.site import pages, structure
+
+    tc = load_valid(Project.at(built))
+    category = tc.controls[0]
+    rows = [*category.controls] * 5
+    long = tc.model_copy(update={"controls": [category.model_copy(update={"controls": rows})]})
+    html = pages.render_pages(structure.build(long))[pages.CONTROLS]
+    groups = re.findall(r"<tbody>(.*?)</tbody>", html, flags=re.S)
+    full, rest = divmod(len(rows), pages.ROWS_PER_GROUP)
+    assert full >= 2 and rest
+    assert [group.count("<tr") for group in groups] == [pages.ROWS_PER_GROUP] * full + [rest]
 
 
 def test_machine_readable_outputs(built: Path) -> None:

@@ -17,7 +17,8 @@ from generator.site import headers as hosting
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["", "compliance/", "controls/", "subprocessors/", "documents/", "faq/", "contact/", "no-such-page/"]
+PAGES = ["", "compliance/", "controls/", "subprocessors/", "subprocessors/history/", "documents/", "faq/", "contact/",
+         "no-such-page/"]
 # Records what the browser blocked; init scripts are injected by the driver, so the CSP does not stop them.
 RECORD_VIOLATIONS = """
 window.__violations = [];
@@ -81,6 +82,9 @@ def test_pages_raise_no_csp_violation_under_the_sites_own_headers(site_url: str)
             response = page.goto(site_url + path, wait_until="networkidle")
             assert response is not None
             assert response.headers["content-security-policy"] == hosting.CONTENT_SECURITY_POLICY
+            page.mouse.move(5, 5)  # Material's bundle starts at the first interaction (trust-load.js)
+            page.wait_for_selector("html:not(.tc-lazy)", state="attached", timeout=15_000)
+            page.wait_for_load_state("networkidle")
             assert page.evaluate("window.__violations") == [], path
         assert not [text for text in console if "Content Security Policy" in text], console
 
