@@ -125,7 +125,7 @@ def test_the_subprocessor_page_and_files_say_it_as_published_lists_do(project: P
     assert result.returncode == 0, result.stderr
     page = (project / "site/subprocessors/index.html").read_text()
     assert "Customer&#39;s choice of United States, European Union" in page
-    assert '<span class="tc-muted">Affiliate</span>' in page  # entity = name and category = Affiliate: said once
+    assert "<small>Affiliate · " in page  # entity = name and category = Affiliate: said once, before the date
     assert 'Big Cloud <span class="tc-service">Email delivery</span>' in page
     assert "Before <time datetime=\"2022-06-01\">Jun 1, 2022</time>" in page  # entries older than the records
     assert page.count("DPA signed") == 1  # only where it is said; not stated is not shown

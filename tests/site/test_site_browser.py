@@ -101,7 +101,9 @@ def test_pages_read_without_javascript(browser: Any, site: tuple[str, Path]) -> 
         first = table.locator("tbody tr").first
         first.scroll_into_view_if_needed()  # rows off screen are drawn when the reader gets to them (content-visibility)
         assert first.is_visible()
-        assert current[0].name in first.inner_text()
+        # Drawn at the next frame after the scroll: its rendered text (innerText), not only the DOM's, has the name.
+        page.wait_for_function("([row, name]) => row.innerText.includes(name)",
+                               arg=[first.element_handle(), current[0].name], timeout=10_000)
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         assert page.locator("html.no-js").count() == 1  # Material's own no-JavaScript look: no search box
         context.close()
