@@ -102,8 +102,9 @@ def test_pages_read_without_javascript(browser: Any, site: tuple[str, Path]) -> 
         first.scroll_into_view_if_needed()  # rows off screen are drawn when the reader gets to them (content-visibility)
         assert first.is_visible()
         # Drawn at the next frame after the scroll: its rendered text (innerText), not only the DOM's, has the name.
+        # Polled by time, not by animation frame: without JavaScript a page may not ask for frames.
         page.wait_for_function("([row, name]) => row.innerText.includes(name)",
-                               arg=[first.element_handle(), current[0].name], timeout=10_000)
+                               arg=[first.element_handle(), current[0].name], polling=100, timeout=10_000)
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         assert page.locator("html.no-js").count() == 1  # Material's own no-JavaScript look: no search box
         context.close()
