@@ -20,9 +20,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import flask
 from flask.sessions import SecureCookieSessionInterface
@@ -329,22 +329,26 @@ class _SessionSerializer(URLSafeTimedSerializer):
         return super().dump_payload(obj)
 
     def make_signer(self, salt: str | bytes | None = None) -> Signer:
-        signers: dict[Any, Signer] = self.__dict__.setdefault("_signers", {})
-        signer = signers.get(salt)
-        if signer is None:
-            signer = signers[salt] = super().make_signer(salt)
-        return signer
+        return _made_once(self, "_signers", salt, super().make_signer)
 
 
 class _SessionSigner(TimestampSigner):
     """itsdangerous' timestamp signer with each key's derivation (an HMAC of the secret) made once, not per cookie."""
 
     def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-        derived: dict[Any, bytes] = self.__dict__.setdefault("_derived", {})
-        key = derived.get(secret_key)
-        if key is None:
-            key = derived[secret_key] = super().derive_key(secret_key)
-        return key
+        return _made_once(self, "_derived", secret_key, super().derive_key)
+
+
+_T = TypeVar("_T")
+
+
+def _made_once(owner: Any, table: str, key: Any, make: Callable[[Any], _T]) -> _T:
+    """`make(key)`, kept in `owner`'s dict `table` for the next call with the same key. Two threads may both make
+    it the first time; either result is the same."""
+    made: dict[Any, _T] = owner.__dict__.setdefault(table, {})
+    if key not in made:
+        made[key] = make(key)
+    return made[key]
 
 
 def _plain(value: Any) -> bool:
