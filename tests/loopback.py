@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import pytest
 import waitress  # type: ignore[import-untyped]
 from conftest import GATED_ID, TRUST_CENTER_URL
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -62,6 +63,30 @@ class Signer:
 def add_signing_key(project: Path, tmp_path: Path, kid: str = "test-key") -> Signer:
     pair = keys.create_key_pair(Project.at(project), kid=kid, private_key_path=tmp_path / "secrets" / f"{kid}.pem")
     return Signer(keys.load_private_key(pair.private_key_path), kid)
+
+
+def signed_demo(root: Path, data_kid: str, link_kids: tuple[str, ...] = ("test-key",), *,
+                demo_key: bool = False) -> tuple[Path, list[Signer], Path]:
+    """The demo project under `root` with link keys, a data key (and the demo key) in trust/keys/, built once with
+    its data signed by the data key, in an environment of its own (no key or state folder of the developer's).
+    Returns the project, the link signers and the data key's private key file."""
+    from support import copy_demo
+
+    from generator.site import build, signing
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TRUSTCENTER_STATE_DIR", str(root / "state"))
+        for name in (signing.DATA_KEY_ENV, keys.SIGNING_KEY_ENV):
+            env.delenv(name, raising=False)
+        project = copy_demo(root / "project")
+        signers = [add_signing_key(project, root, kid=kid) for kid in link_kids]
+        if demo_key:
+            keys.ensure_demo_key(Project.at(project))
+        pair = signing.create_data_key_pair(Project.at(project), kid=data_kid,
+                                            private_key_path=root / "secrets" / "data.pem")
+        with signing.signing_key(pair.private_key_path):
+            build.build(Project.at(project))
+    return project, signers, pair.private_key_path
 
 
 def settings(project: Path, tmp_path: Path, **overrides: Any) -> GateSettings:

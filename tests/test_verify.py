@@ -22,14 +22,11 @@ from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from loopback import add_signing_key, running_gate, settings
-from support import copy_demo
+from loopback import running_gate, settings, signed_demo
 
 from generator import verify as checking
 from generator.cli import main
-from generator.content.project import Project
-from generator.gate import keys
-from generator.site import build, signing
+from generator.site import signing
 
 DATA_KID = "data-test"
 
@@ -45,16 +42,10 @@ class Published:
 def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
     """The demo project with a link key and a data key in trust/keys/, built once, its data signed by the data key."""
     root = tmp_path_factory.mktemp("published")
+    project, _, data_key = signed_demo(root, DATA_KID)  # the gate starts only with a link key
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("TRUSTCENTER_STATE_DIR", str(root / "state"))
-        for name in (signing.DATA_KEY_ENV, keys.SIGNING_KEY_ENV):
-            env.delenv(name, raising=False)
-        project = copy_demo(root / "project")
-        add_signing_key(project, root)  # the gate starts only with a link key
-        pair = signing.create_data_key_pair(Project.at(project), kid=DATA_KID,
-                                            private_key_path=root / "secrets" / "data.pem")
-        with signing.signing_key(pair.private_key_path):
-            build.build(Project.at(project))
+        env.delenv(signing.DATA_KEY_ENV, raising=False)
+        with signing.signing_key(data_key):
             signer = signing.configured_signer(project / "trust")
     assert signer is not None and signer.kid == DATA_KID
     return Published(project, project / "site", signer)

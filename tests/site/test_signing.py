@@ -22,13 +22,13 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
     load_pem_public_key,
 )
-from loopback import Signer, add_signing_key
+from loopback import Signer, add_signing_key, signed_demo
 from support import copy_demo, edit, free_port, run_cli, started
 
 from generator.content.project import Project
 from generator.gate import keys, tokens
 from generator.gate.refusals import InvalidLink
-from generator.site import build, outputs, signing
+from generator.site import outputs, signing
 
 DATA_KID = "data-ci"
 
@@ -62,19 +62,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """The demo project with two link keys (one retired: no longer used, still listed), a data key and a demo key
     in trust/keys/, built once with its data signed by the data key."""
     root = tmp_path_factory.mktemp("signed")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("TRUSTCENTER_STATE_DIR", str(root / "state"))
-        for name in (signing.DATA_KEY_ENV, keys.SIGNING_KEY_ENV):
-            env.delenv(name, raising=False)
-        project = copy_demo(root / "project")
-        add_signing_key(project, root, kid="retired-2025")
-        link = add_signing_key(project, root, kid="links-2026")
-        keys.ensure_demo_key(Project.at(project))
-        pair = signing.create_data_key_pair(Project.at(project), kid=DATA_KID,
-                                            private_key_path=root / "secrets" / "data.pem")
-        with signing.signing_key(pair.private_key_path):
-            build.build(Project.at(project))
-    return Built(project, link, pair.private_key_path)
+    project, (_, link), data_key = signed_demo(root, DATA_KID, ("retired-2025", "links-2026"), demo_key=True)
+    return Built(project, link, data_key)
 
 
 @pytest.fixture
