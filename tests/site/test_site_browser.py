@@ -102,7 +102,9 @@ def test_pages_read_without_javascript(browser: Any, site: tuple[str, Path]) -> 
         first.scroll_into_view_if_needed()  # rows off screen are drawn when the reader gets to them (content-visibility)
         assert first.is_visible()
         # Drawn at the next frame after the scroll: its rendered text (innerText), not only the DOM's, has the name.
-        # Polled by time, not by animation frame: without JavaScript a page may not ask for frames.
+        # A page without JavaScript asks for no frames, and headless Chromium may draw none until asked: a
+        # screenshot is a frame drawn. Then polled by time, not by animation frame.
+        page.screenshot()
         page.wait_for_function("([row, name]) => row.innerText.includes(name)",
                                arg=[first.element_handle(), current[0].name], polling=100, timeout=10_000)
         assert page.evaluate("document.documentElement.scrollWidth") <= width
